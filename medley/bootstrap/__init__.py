@@ -1,0 +1,75 @@
+"""`medley bootstrap`: everything a fresh machine needs, cached outside the repo, idempotent.
+
+Each component is a module with NAME, DESCRIPTION, fingerprint(cfg), artifact(cfg) and
+build(cfg). A component is rebuilt only when its fingerprint (pins + the repo files it is
+built from) changes or its artifact is missing, so a warm bootstrap takes seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import shutil
+from pathlib import Path
+
+from medley import REPO_ROOT
+from medley.config import Config
+from medley.console import say, step, table
+from medley.errors import NoDiskSpace
+
+# Build order; each group is what a command needs.
+COMPONENTS = ["jars", "minio", "zookeeper", "druid", "superset", "helm", "controlplane", "chromium"]
+GROUPS = {
+    "pipeline": ["jars"],
+    "demo": ["jars", "minio", "zookeeper", "druid", "superset"],
+    "test": COMPONENTS,
+}
+MIN_FREE_GB = 8
+
+
+def files_digest(*paths: Path) -> str:
+    """Fingerprint of repo files (or every file under repo dirs) a component is built from."""
+    digest = hashlib.sha256()
+    for path in paths:
+        for f in sorted(p for p in ([path] if path.is_file() else path.rglob("*")) if p.is_file()):
+            digest.update(str(f.relative_to(REPO_ROOT)).encode())
+            digest.update(f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def component(name: str):
+    return importlib.import_module(f"medley.bootstrap.{name}")
+
+
+def _stamp(cfg: Config, name: str) -> Path:
+    return cfg.cache_dir / "stamps" / name
+
+
+def is_current(cfg: Config, name: str) -> bool:
+    mod = component(name)
+    stamp = _stamp(cfg, name)
+    return stamp.exists() and stamp.read_text() == mod.fingerprint(cfg) and mod.artifact(cfg).exists()
+
+
+def ensure(cfg: Config, name: str) -> Path:
+    mod = component(name)
+    if not is_current(cfg, name):
+        free_gb = shutil.disk_usage(cfg.cache_dir).free / 2**30
+        if free_gb < MIN_FREE_GB:
+            raise NoDiskSpace(f"only {free_gb:.1f} GB free under {cfg.cache_dir}",
+                              f"free at least {MIN_FREE_GB} GB or set paths.cache_dir to a bigger disk")
+        with step(f"bootstrap {name}: {mod.DESCRIPTION}"):
+            mod.build(cfg)
+        stamp = _stamp(cfg, name)
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(mod.fingerprint(cfg))
+    return mod.artifact(cfg)
+
+
+def bootstrap(cfg: Config, names: list[str]) -> None:
+    rows = []
+    for name in names:
+        fresh = is_current(cfg, name)
+        ensure(cfg, name)
+        rows.append((name, "cached" if fresh else "built", component(name).artifact(cfg)))
+    say(table(["component", "state", "where"], rows))

@@ -1,0 +1,89 @@
+"""Configuration: medley.yaml (or $MEDLEY_CONFIG) overlaid with MEDLEY_<SECTION>__<KEY> variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from medley import REPO_ROOT
+
+
+def _overlay(tree: dict, env: Mapping[str, str]) -> dict:
+    for name, value in env.items():
+        if not name.startswith("MEDLEY_") or "__" not in name:
+            continue
+        path = name[len("MEDLEY_"):].lower().split("__")
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = yaml.safe_load(value)
+    return tree
+
+
+@dataclass(frozen=True)
+class Config:
+    raw: dict
+    source: Path
+
+    def get(self, dotted: str, default: Any = None) -> Any:
+        node: Any = self.raw
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+    def path(self, key: str) -> Path:
+        p = Path(self.get(f"paths.{key}")).expanduser()
+        p.mkdir(parents=True, exist_ok=True)
+        return p
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.path("cache_dir")
+
+    @property
+    def data_dir(self) -> Path:
+        return self.path("data_dir")
+
+    @property
+    def state_dir(self) -> Path:
+        return self.path("state_dir")
+
+    def port(self, service: str, name: str = "port") -> int:
+        return int(self.get(f"services.{service}.{name}"))
+
+    # Credentials: the environment wins; otherwise generated once per state_dir, never committed.
+    def secret(self, name: str) -> str:
+        env_name = f"MEDLEY_{name.upper()}"
+        if os.environ.get(env_name):
+            return os.environ[env_name]
+        store = self.state_dir / "secrets.env"
+        known = {}
+        if store.exists():
+            known = dict(line.split("=", 1) for line in store.read_text().splitlines() if "=" in line)
+        if name not in known:
+            known[name] = secrets.token_urlsafe(18)
+            store.write_text("".join(f"{k}={v}\n" for k, v in known.items()))
+            store.chmod(0o600)
+        return known[name]
+
+    @property
+    def s3_access_key(self) -> str:
+        return self.secret("s3_access_key")
+
+    @property
+    def s3_secret_key(self) -> str:
+        return self.secret("s3_secret_key")
+
+
+def load(env: Mapping[str, str] | None = None) -> Config:
+    env = os.environ if env is None else env
+    source = Path(env.get("MEDLEY_CONFIG", REPO_ROOT / "medley.yaml"))
+    tree = yaml.safe_load(source.read_text()) or {}
+    return Config(_overlay(tree, env), source)

@@ -1,0 +1,46 @@
+"""Running external tools: logged to a file, failures summarised in one actionable line."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from medley.errors import MedleyError, MissingTool
+
+# How to get each prerequisite on this machine kind (Debian 12).
+INSTALL_HINTS = {
+    "java": "install Java 17: apt-get install -y openjdk-17-jdk-headless",
+    "go": "install Go >= 1.24: https://go.dev/doc/install (or apt-get install -y golang-go from backports)",
+    "mvn": "install Maven: apt-get install -y maven",
+    "apt-get": "this step needs Debian's apt-get; install the package by hand",
+}
+
+
+def require(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise MissingTool(f"'{tool}' is not on PATH", INSTALL_HINTS.get(tool, f"install {tool}"))
+    return path
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    if not path.exists():
+        return ""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def run_logged(argv: Sequence[str], log: Path, *, cwd: Path | None = None,
+               env: Mapping[str, str] | None = None, what: str = "") -> None:
+    """Run argv with output appended to log; raise a MedleyError naming the log on failure."""
+    require(argv[0]) if "/" not in argv[0] else None
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a") as out:
+        out.write(f"\n$ {' '.join(map(str, argv))}\n")
+        out.flush()
+        code = subprocess.run(list(map(str, argv)), cwd=cwd, env=env, stdout=out,
+                              stderr=subprocess.STDOUT).returncode
+    if code != 0:
+        raise MedleyError(f"{what or argv[0]} failed (exit {code}); last lines of {log}:\n{tail(log)}",
+                          f"read {log}")

@@ -1,0 +1,172 @@
+"""`medley up | down | status | logs`: local services started as processes we own by pid.
+
+Each service module exposes services(cfg) -> list[Service]. `up` checks the port is free,
+starts the process in its own session, records its pid and waits for its health check;
+`down` stops exactly the pids `up` recorded. Data lives under paths.data_dir and survives.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import requests
+
+from medley.config import Config
+from medley.console import say, table
+from medley.errors import PortInUse, ServiceFailed
+from medley.proc import tail
+
+MODULES = ["minio", "zookeeper", "druid", "superset"]
+
+
+@dataclass
+class Service:
+    name: str
+    argv: list[str]
+    port: int
+    health: Callable[[], bool]
+    env: dict = field(default_factory=dict)
+    cwd: Path | None = None
+    timeout_s: int = 120
+    url: str = ""          # shown to people by `status`
+    prepare: Callable[[], None] | None = None   # one-off set-up before the first start
+
+
+def http_ok(url: str, **kw) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            return requests.get(url, timeout=2, **kw).status_code < 400
+        except requests.RequestException:
+            return False
+    return check
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def all_services(cfg: Config, only: list[str] | None = None) -> list[Service]:
+    found = []
+    for mod in MODULES:
+        for svc in importlib.import_module(f"medley.services.{mod}").services(cfg):
+            if not only or svc.name in only or mod in only:
+                found.append(svc)
+    return found
+
+
+def _pidfile(cfg: Config, svc: Service) -> Path:
+    return cfg.state_dir / "run" / f"{svc.name}.pid"
+
+
+def log_file(cfg: Config, name: str) -> Path:
+    return cfg.state_dir / "logs" / f"{name}.log"
+
+
+def running_pid(cfg: Config, svc: Service) -> int | None:
+    pidfile = _pidfile(cfg, svc)
+    if not pidfile.exists():
+        return None
+    pid = int(pidfile.read_text())
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        pidfile.unlink()
+        return None
+    return pid
+
+
+def start(cfg: Config, svc: Service) -> str:
+    if running_pid(cfg, svc):
+        if svc.health():
+            return "already up"
+    elif port_open(svc.port):
+        raise PortInUse(f"{svc.name}: port {svc.port} is already in use by a process Medley did not start",
+                        f"stop that process or set the {svc.name} port in medley.yaml (services.*)")
+    if svc.prepare:
+        svc.prepare()
+    log = log_file(cfg, svc.name)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    _pidfile(cfg, svc).parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a") as out:
+        out.write(f"\n=== medley up {time.strftime('%Y-%m-%dT%H:%M:%S')}: {' '.join(svc.argv)}\n")
+        out.flush()
+        proc = subprocess.Popen(svc.argv, cwd=svc.cwd, env={**os.environ, **svc.env}, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    _pidfile(cfg, svc).write_text(str(proc.pid))
+    deadline = time.monotonic() + svc.timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            _pidfile(cfg, svc).unlink(missing_ok=True)
+            raise ServiceFailed(
+                f"{svc.name} exited with code {proc.returncode} while starting (port {svc.port}); "
+                f"last lines of {log}:\n{tail(log)}", f"read {log}")
+        if svc.health():
+            return "started"
+        time.sleep(1)
+    stop(cfg, svc)
+    raise ServiceFailed(f"{svc.name} did not become healthy on port {svc.port} within {svc.timeout_s}s; "
+                        f"last lines of {log}:\n{tail(log)}", f"read {log}")
+
+
+def stop(cfg: Config, svc: Service, grace_s: float = 20) -> str:
+    pid = running_pid(cfg, svc)
+    if pid is None:
+        return "not running"
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.3)
+    else:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    _pidfile(cfg, svc).unlink(missing_ok=True)
+    return "stopped"
+
+
+def up(cfg: Config, only: list[str] | None = None, quiet: bool = False) -> None:
+    rows = []
+    for svc in all_services(cfg, only):
+        t0 = time.monotonic()
+        if not quiet:
+            say(f"-> starting {svc.name} on port {svc.port} ...")
+        state = start(cfg, svc)
+        rows.append((svc.name, state, svc.port, f"{time.monotonic() - t0:.1f}s", svc.url))
+    if not quiet:
+        say(table(["service", "state", "port", "took", "url"], rows))
+
+
+def down(cfg: Config, only: list[str] | None = None) -> None:
+    rows = [(svc.name, stop(cfg, svc)) for svc in reversed(all_services(cfg, only))]
+    say(table(["service", "state"], rows))
+
+
+def status(cfg: Config) -> bool:
+    rows, healthy = [], True
+    for svc in all_services(cfg):
+        pid = running_pid(cfg, svc)
+        ok = pid is not None and svc.health()
+        healthy &= ok
+        rows.append((svc.name, "up" if ok else ("unhealthy" if pid else "down"), pid or "-",
+                     svc.port, log_file(cfg, svc.name)))
+    say(table(["service", "state", "pid", "port", "log"], rows))
+    return healthy
