@@ -18,7 +18,7 @@ from medley.console import say, step, table
 from medley.errors import NoDiskSpace
 
 # Build order; each group is what a command needs.
-COMPONENTS = ["jars", "minio", "zookeeper", "druid", "superset", "helm", "controlplane", "chromium"]
+COMPONENTS = ["jars", "minio", "zookeeper", "druid", "superset", "helm", "controlplane"]
 GROUPS = {
     "pipeline": ["jars"],
     "demo": ["jars", "minio", "zookeeper", "druid", "superset"],
