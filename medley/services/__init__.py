@@ -58,6 +58,8 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 def all_services(cfg: Config, only: list[str] | None = None) -> list[Service]:
     found = []
     for mod in MODULES:
+        if only and not any(name == mod or name.startswith(f"{mod}-") for name in only):
+            continue  # import only what was asked for: each module needs its own bootstrap
         for svc in importlib.import_module(f"medley.services.{mod}").services(cfg):
             if not only or svc.name in only or mod in only:
                 found.append(svc)
