@@ -1,0 +1,3 @@
+module medley/eventsim
+
+go 1.24
