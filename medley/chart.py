@@ -26,6 +26,7 @@ UMBRELLA = HELM_DIR / "medley"
 CORE = HELM_DIR / "medley-core"
 PROFILES = ("laptop", "production")
 SPARK_CRD = REPO_ROOT / "k8s" / "crds" / "sparkapplications.sparkoperator.k8s.io.yaml"
+K8S_SPARK_TEMPLATE = REPO_ROOT / "k8s" / "spark" / "sparkapplication.yaml"
 # The newest schemas kubernetes-validate 1.37.0 ships; the control plane tests run 1.37.x.
 KUBE_VERSION = "1.37.0"
 RELEASE = "medley"

@@ -1,0 +1,257 @@
+"""The chart, offline: lint, render per profile, Kubernetes and CRD schemas, security properties."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+
+import jmespath
+import jsonschema
+import pytest
+import yaml
+
+from medley import REPO_ROOT, chart
+
+PROFILES = pytest.mark.parametrize("profile", chart.PROFILES)
+POD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"}
+
+
+def pod_specs(docs):
+    """(name, pod spec) of every workload, including the Job templates Airflow submits."""
+    out = []
+    for d in docs + [t for t in chart.job_templates(docs).values() if t["kind"] == "Job"]:
+        if d["kind"] in POD_KINDS:
+            out.append((f"{d['kind']}/{d['metadata']['name']}", d["spec"]["template"]["spec"]))
+    return out
+
+
+def spark_applications(docs):
+    return {hop: t for hop, t in chart.job_templates(docs).items() if t["kind"] == "SparkApplication"}
+
+
+@PROFILES
+def test_lint(helm, umbrella, profile):
+    assert "0 chart(s) failed" in chart.lint(helm, umbrella, profile)
+
+
+def test_core_chart_renders_alone_with_defaults(helm):
+    docs = chart.documents(chart.render(helm, chart.CORE))
+    assert chart.find(docs, "StatefulSet", "medley-medley-core-minio")
+
+
+@PROFILES
+def test_manifests_match_kubernetes_schemas(docs, profile):
+    templates = [t for t in chart.job_templates(docs[profile]).values() if t["kind"] == "Job"]
+    assert chart.validate_kubernetes(docs[profile] + templates) == []
+
+
+def test_kubernetes_validation_can_fail(docs):
+    (deploy,) = chart.find(docs["laptop"], "Deployment", "medley-eventsim")
+    broken = copy.deepcopy(deploy)
+    broken["spec"]["replicas"] = "one"
+    broken["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy2"] = "Always"
+    errors = chart.validate_kubernetes([broken])
+    assert len(errors) == 2, errors
+
+
+@PROFILES
+def test_spark_applications_match_the_crd(docs, profile):
+    apps = spark_applications(docs[profile])
+    assert sorted(apps) == ["bronze", "gold", "silver"]
+    assert chart.validate_crd(apps.values()) == []
+    for hop, app in apps.items():
+        assert app["spec"]["mainApplicationFile"] == "local:///opt/medley/medley/jobs.py"
+        assert app["spec"]["arguments"] == [hop]
+        assert app["spec"]["mode"] == "cluster"
+        assert "master" not in json.dumps(app["spec"].get("sparkConf", {}))
+
+
+def test_crd_validation_can_fail(docs):
+    app = copy.deepcopy(spark_applications(docs["laptop"])["bronze"])
+    app["spec"]["type"] = "Pyhton"
+    app["spec"]["driver"]["cpu"] = 1
+    del app["spec"]["sparkVersion"]
+    errors = chart.validate_crd([app])
+    assert len(errors) == 3, errors
+
+
+@PROFILES
+def test_checkov_finds_nothing_beyond_listed_skips(rendered, profile):
+    result = chart.checkov(rendered[profile])
+    assert result["failed"] == []
+    assert result["passed"] > 50
+
+
+def test_checkov_can_fail(helm, umbrella):
+    manifest = chart.render(helm, umbrella, "laptop",
+                            sets=["core.containerSecurityContext.readOnlyRootFilesystem=false"])
+    failed = {check for check, _, _ in chart.checkov(manifest)["failed"]}
+    assert "CKV_K8S_22" in failed
+
+
+@PROFILES
+def test_every_container_has_requests_and_limits(docs, profile):
+    for name, spec in pod_specs(docs[profile]):
+        for c in spec.get("containers", []) + spec.get("initContainers", []):
+            res = c.get("resources", {})
+            assert {"cpu", "memory"} <= set(res.get("requests", {})), f"{name}/{c['name']}"
+            assert {"cpu", "memory"} <= set(res.get("limits", {})), f"{name}/{c['name']}"
+    for hop, app in spark_applications(docs[profile]).items():
+        for role in ("driver", "executor"):
+            assert {"cores", "coreLimit", "memory"} <= set(app["spec"][role]), f"{hop} {role}"
+
+
+@PROFILES
+def test_pods_run_non_root_with_read_only_root(docs, profile):
+    for name, spec in pod_specs(docs[profile]):
+        assert spec["securityContext"]["runAsNonRoot"] is True, name
+        for c in spec["containers"]:
+            sc = c["securityContext"]
+            assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False, name
+            assert sc["capabilities"]["drop"] == ["ALL"], name
+    for hop, app in spark_applications(docs[profile]).items():
+        for role in ("driver", "executor"):
+            assert app["spec"][role]["securityContext"]["readOnlyRootFilesystem"] is True, hop
+
+
+@PROFILES
+def test_network_policies_deny_by_default(docs, profile):
+    policies = chart.find(docs[profile], "NetworkPolicy")
+    deny = [p for p in policies if p["spec"]["podSelector"] == {} and "ingress" not in p["spec"]
+            and "egress" not in p["spec"]]
+    assert deny and set(deny[0]["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    api = jmespath.search("[?metadata.name=='medley-allow-kube-api'].spec.podSelector.matchLabels", policies)
+    assert api == [{"medley.io/kube-api-client": "true"}]
+    # The Spark driver is the pod that needs the API server.
+    driver_labels = spark_applications(docs[profile])["bronze"]["spec"]["driver"]["labels"]
+    assert driver_labels["medley.io/kube-api-client"] == "true"
+
+
+def test_profiles_choose_the_object_store(docs):
+    assert chart.find(docs["laptop"], "StatefulSet", "medley-minio")
+    assert not chart.find(docs["production"], "StatefulSet", "medley-minio")
+    assert not chart.find(docs["production"], "Secret")  # existingSecret only
+    assert chart.find(docs["production"], "NetworkPolicy", "medley-allow-external-s3")
+    cfg = yaml.safe_load(chart.find(docs["production"], "ConfigMap", "medley-config")[0]["data"]["medley.yaml"])
+    assert cfg["storage"]["endpoint"] == "https://s3.eu-west-1.amazonaws.com"
+
+
+def test_config_map_is_medley_yaml(docs, tmp_path, monkeypatch):
+    text = chart.find(docs["laptop"], "ConfigMap", "medley-config")[0]["data"]["medley.yaml"]
+    rendered = yaml.safe_load(text)
+    repo = yaml.safe_load((REPO_ROOT / "medley.yaml").read_text())
+    for section in ("storage", "spark", "quality"):
+        assert set(rendered[section]) <= set(repo[section]), section
+    assert rendered["storage"]["endpoint"] == "http://medley-minio.medley.svc:9000"
+    # The job pods load it through MEDLEY_CONFIG with medley.config.
+    from medley.config import load
+    path = tmp_path / "medley.yaml"
+    path.write_text(text)
+    assert load({"MEDLEY_CONFIG": str(path)}).get("storage.bucket") == repo["storage"]["bucket"]
+
+
+def test_job_pods_get_config_and_credentials(docs):
+    for name, spec in pod_specs(docs["laptop"]):
+        if "minio" in name:
+            continue
+        env = {e["name"]: e for e in spec["containers"][0].get("env", [])}
+        assert env["MEDLEY_CONFIG"]["value"] == "/etc/medley/medley.yaml", name
+        if "eventsim" not in name:
+            assert env["MEDLEY_S3_SECRET_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "medley-s3", "key": "secret-key"}
+
+
+def test_secret_is_generated_never_a_default(helm, umbrella, rendered):
+    again = chart.documents(chart.render(helm, umbrella, "laptop"))
+    first = chart.find(chart.documents(rendered["laptop"]), "Secret", "medley-s3")[0]
+    second = chart.find(again, "Secret", "medley-s3")[0]
+    assert first["data"]["secret-key"] != second["data"]["secret-key"]
+    assert first["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+
+
+def test_no_password_in_values_files():
+    files = [chart.UMBRELLA / "values.yaml", chart.CORE / "values.yaml",
+             *(chart.values_file(p) for p in chart.PROFILES)]
+    secretish = re.compile(r"(password|passwd|secret_?key|token)\s*:\s*['\"]?[^'\"\s{}#]+", re.I)
+    for f in files:
+        for line in f.read_text().splitlines():
+            if not line.lstrip().startswith("#"):
+                assert not secretish.search(line), f"{f.name}: {line.strip()}"
+    umbrella = yaml.safe_load((chart.UMBRELLA / "values.yaml").read_text())
+    assert umbrella["superset"]["init"]["createAdmin"] is False
+    assert umbrella["airflow"]["webserver"]["defaultUser"]["enabled"] is False
+
+
+def test_analyst_role_reads_gold_only(docs):
+    source = chart.find(docs["laptop"], "ConfigMap", "medley-superset")[0]["data"]["medley_superset.py"]
+    scope: dict = {}
+    exec(compile(source, "medley_superset.py", "exec"), scope)  # noqa: S102 - our own rendered config
+    (perms,) = scope["FAB_ROLES"].values()
+    datasets = [re.compile(view) for view, perm in perms if perm == "datasource_access"]
+    assert len(datasets) == 1 and not any(p in ("all_datasource_access", "all_database_access", "can_sqllab")
+                                          for _, p in perms)
+    assert datasets[0].fullmatch("[druid].[fact_listen](id:3)")
+    assert datasets[0].fullmatch("[druid].[dim_user](id:7)")
+    for other in ("[druid].[listen_events](id:4)", "[druid].[silver_listen_events](id:5)",
+                  "[postgres].[fact_listen](id:6)"):
+        assert not datasets[0].fullmatch(other), other
+
+
+# --- values: schema, documentation, rejection of broken values ---------------------------------
+
+def _close(schema):
+    """additionalProperties forced false wherever properties are listed (airflow's chart tests)."""
+    if isinstance(schema, dict):
+        if "properties" in schema:
+            schema.setdefault("additionalProperties", False)
+        for v in schema.values():
+            _close(v)
+    elif isinstance(schema, list):
+        for v in schema:
+            _close(v)
+    return schema
+
+
+def test_core_values_match_their_schema_with_everything_closed():
+    schema = _close(json.loads((chart.CORE / "values.schema.json").read_text()))
+    jsonschema.validate(yaml.safe_load((chart.CORE / "values.yaml").read_text()), schema)
+
+
+def _leaf_paths(tree, prefix=""):
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value and path not in ("commonLabels",) and not path.endswith(("resources", "image")) \
+                and "SecurityContext" not in path:
+            yield from _leaf_paths(value, path + ".")
+        else:
+            yield path
+
+
+def test_every_core_value_is_documented():
+    text = (chart.CORE / "values.yaml").read_text()
+    documented = set(re.findall(r"## @param (\S+)", text))
+    values = yaml.safe_load(text)
+    missing = [p for p in _leaf_paths(values) if p not in documented
+               and not any(p.startswith(d + ".") for d in documented)]
+    assert missing == []
+
+
+BROKEN = {
+    "unknown key": ({"core": {"objectStor": {"mode": "bundled"}}}, "additional properties"),
+    "wrong type": ({"core": {"spark": {"executor": {"instances": "two"}}}}, "instances"),
+    "external without endpoint": ({"core": {"objectStore": {"mode": "external", "auth": {"existingSecret": "s3"}}}},
+                                  "needs medley.storage.endpoint"),
+    "renamed resources": ({"core": {"fullnameOverride": "lake"}}, "fullnameOverride"),
+    "root containers": ({"core": {"containerSecurityContext": {"runAsNonRoot": False}}}, "runAsNonRoot"),
+    "default admin": ({"superset": {"enabled": True, "init": {"createAdmin": True}}}, "createAdmin"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_broken_values_are_rejected(helm, umbrella, tmp_path, case):
+    values, expected = BROKEN[case]
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(values))
+    with pytest.raises(chart.ChartError) as err:
+        chart.render(helm, umbrella, "laptop", values=[path])
+    assert expected.lower() in str(err.value).lower()
