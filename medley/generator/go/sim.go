@@ -321,6 +321,11 @@ func (s *sim) run() error {
 		}
 	}
 	s.st.ActiveAtEnd = s.active
+	if s.continuous && !s.noEnd { // a paced run lasts until its end time
+		if err := s.pace(s.endS*1000 + s.msRem); err != nil {
+			return err
+		}
+	}
 	return s.out.close()
 }
 
