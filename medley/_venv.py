@@ -51,8 +51,9 @@ def make_env(name: str, lock: Path, editable: bool = False) -> Path:
     python = env / "bin" / "python"
     stamp = env / ".medley-lock"
     digest = hashlib.sha256(lock.read_bytes()).hexdigest()
-    if editable:
-        digest += ":" + str(REPO_ROOT)
+    if editable:  # the editable install also depends on the package list in pyproject.toml
+        digest += ":" + str(REPO_ROOT) + ":" + hashlib.sha256(
+            (REPO_ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if python.exists() and stamp.exists() and stamp.read_text() == digest:
         return python
     if shutil.which("java") is None and name == "pipeline":

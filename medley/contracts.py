@@ -70,10 +70,31 @@ def path_of(layer: str, name: str) -> Path:
 
 
 @lru_cache(maxsize=None)
+def column_groups(layer: str) -> dict:
+    """Column sets shared by several tables of a layer (spark/<layer>/_columns.yml), used as
+    `- {use: <group>}` in a contract, so e.g. the user columns are described once."""
+    path = REPO_ROOT / "spark" / layer / "_columns.yml"
+    return yaml.safe_load(path.read_text()) if path.exists() else {}
+
+
+def _expand(layer: str, entries: list[dict]) -> list[dict]:
+    out = []
+    for entry in entries:
+        out.extend(column_groups(layer)[entry["use"]] if "use" in entry else [entry])
+    return out
+
+
+@lru_cache(maxsize=None)
 def contract(ref: str) -> Contract:
     """contract("silver/listen_events") or contract("silver.listen_events")."""
     layer, name = ref.replace(".", "/").split("/")
     raw = yaml.safe_load(path_of(layer, name).read_text())
+    raw["columns"] = _expand(layer, raw["columns"])
+    known = set(Column.__dataclass_fields__)
+    for c in raw["columns"]:
+        if set(c) - known:
+            raise ValueError(f"{layer}/{name}.yml: column {c.get('name')} has unknown keys {set(c) - known}"
+                             " (quote descriptions that contain commas)")
     columns = tuple(
         Column(**{**c, "accepted_values": tuple(c["accepted_values"]) if c.get("accepted_values") else None})
         for c in raw["columns"])
@@ -88,4 +109,4 @@ def contract(ref: str) -> Contract:
 def all_contracts(layer: str | None = None) -> list[Contract]:
     layers = [layer] if layer else LAYERS
     return [contract(f"{lay}/{p.stem}") for lay in layers
-            for p in sorted((REPO_ROOT / "spark" / lay).glob("*.yml"))]
+            for p in sorted((REPO_ROOT / "spark" / lay).glob("[!_]*.yml"))]

@@ -1,0 +1,147 @@
+"""The silver job: bronze.events -> the four silver tables, quarantine and duplicates.
+
+Intervals: a run is given the landing dates that changed (new bronze objects). Invalid lines
+depend only on themselves, so quarantine is replaced for exactly those landing dates. Valid
+events are kept by their own UTC event date; an event's date may differ from its landing
+partition's by at most a day (more is quarantined as outside_landing_partition), so event date
+d is rebuilt completely from landing dates d-1..d+1 and replaced in one commit per table:
+rerunning an interval replaces it, never appends to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Callable
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from medley import landing, storage
+from medley.config import Config
+from medley.contracts import contract
+from medley.delta import read, replace_partitions
+from spark.silver import auth_events, listen_events, page_view_events, status_change_events
+
+BRONZE = contract("bronze/events")
+QUARANTINE = contract("silver/quarantine")
+DUPLICATES = contract("silver/duplicate_events")
+TABLES = ("listen_events", "page_view_events", "auth_events", "status_change_events")
+
+# stream -> (silver table, parser of its bronze rows)
+VIIRYA_PARSERS: dict[str, tuple[str, Callable[[DataFrame], DataFrame]]] = {
+    "listen_events": ("listen_events", listen_events.parse_viirya),
+    "page_view_events": ("page_view_events", page_view_events.parse_viirya),
+    "auth_events": ("auth_events", auth_events.parse_viirya),
+    "status_change_events": ("status_change_events", status_change_events.parse_viirya),
+}
+# silver table -> how its interana events are derived from good interana page views
+FROM_INTERANA_PAGE_VIEWS = {
+    "listen_events": listen_events.from_page_views,
+    "auth_events": auth_events.from_page_views,
+    "status_change_events": status_change_events.from_page_views,
+}
+
+
+@dataclass
+class SilverResult:
+    landing_dates: list[str] = field(default_factory=list)
+    event_dates: list[str] = field(default_factory=list)
+
+
+def with_landing_window_rule(parsed: DataFrame) -> DataFrame:
+    outside = F.abs(F.datediff(F.col("event_date"), F.col("landing_date"))) > 1
+    return parsed.withColumn("quarantine_reason", F.coalesce(
+        F.col("quarantine_reason"), F.when(outside, F.lit("outside_landing_partition"))))
+
+
+def to_quarantine(parsed: DataFrame) -> DataFrame:
+    bad = parsed.where(F.col("quarantine_reason").isNotNull())
+    return QUARANTINE.conform(bad.select(
+        F.col("stream"), F.col("quarantine_reason").alias("reason"), F.col("raw_record"),
+        F.col("source_object"), F.col("line_number"), F.col("landing_date").alias("event_date"),
+        F.col("ingested_at")))
+
+
+def deduplicate(good: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """Keep the first delivery of each event_key (earliest ingestion, then object, then line)."""
+    first_delivery = Window.partitionBy("event_key").orderBy("ingested_at", "source_object", "line_number")
+    ranked = good.withColumn("delivery", F.row_number().over(first_delivery))
+    return ranked.where(F.col("delivery") == 1), ranked.where(F.col("delivery") > 1)
+
+
+def to_duplicates(dupes: DataFrame) -> DataFrame:
+    return DUPLICATES.conform(dupes)
+
+
+def parse_all(bronze: DataFrame) -> dict[str, DataFrame]:
+    """Bronze rows -> {silver table: parsed rows with quarantine_reason} for every stream."""
+    parsed: dict[str, list[DataFrame]] = {t: [] for t in TABLES}
+    for stream, (table, parser) in VIIRYA_PARSERS.items():
+        parsed[table].append(with_landing_window_rule(parser(bronze.where(F.col("stream") == stream))))
+    interana = with_landing_window_rule(
+        page_view_events.parse_interana(bronze.where(F.col("stream") == landing.INTERANA_STREAM)))
+    parsed["page_view_events"].append(interana)
+    good_interana = interana.where(F.col("quarantine_reason").isNull())
+    for table, derive in FROM_INTERANA_PAGE_VIEWS.items():
+        # derived rows keep their page view's lineage; only the page view is ever quarantined
+        parsed[table].append(derive(good_interana))
+    return {t: _union(frames, contract(f"silver/{t}")) for t, frames in parsed.items()}
+
+
+def _union(frames: list[DataFrame], target) -> DataFrame:
+    extra = ["quarantine_reason", "stream", "raw_record", "line_number", "landing_date"]
+    cols = target.column_names + extra
+    out = frames[0].select(*cols)
+    for frame in frames[1:]:
+        out = out.unionByName(frame.select(*cols))
+    return out
+
+
+def _days_around(dates: set[str]) -> set[str]:
+    return {str(date.fromisoformat(d) + timedelta(days=k)) for d in dates for k in (-1, 0, 1)}
+
+
+def run(spark: SparkSession, cfg: Config, landing_dates: set[str]) -> SilverResult:
+    result = SilverResult(landing_dates=sorted(landing_dates))
+    if not landing_dates:
+        return result
+    bronze = read(spark, storage.table_uri(cfg, BRONZE.table))
+    changed = bronze.where(F.col("event_date").isin(result.landing_dates))
+    parsed_changed = parse_all(changed)
+
+    quarantine = _union_all([to_quarantine(p) for p in parsed_changed.values()])
+    # interana page views are quarantined once, under their own stream
+    replace_partitions(quarantine, storage.table_uri(cfg, QUARANTINE.table), "event_date",
+                       result.landing_dates, QUARANTINE.partition_by)
+
+    event_dates = set()
+    for frame in parsed_changed.values():
+        rows = frame.where(F.col("quarantine_reason").isNull()).select("event_date").distinct().collect()
+        event_dates |= {str(r.event_date) for r in rows}
+    result.event_dates = sorted(event_dates)
+    if not event_dates:
+        return result
+
+    window = bronze.where(F.col("event_date").isin(sorted(_days_around(event_dates))))
+    duplicates = []
+    for table, parsed in parse_all(window).items():
+        target = contract(f"silver/{table}")
+        good = parsed.where(F.col("quarantine_reason").isNull() &
+                            F.col("event_date").isin(result.event_dates))
+        kept, dupes = deduplicate(good)
+        replace_partitions(target.conform(kept), storage.table_uri(cfg, target.table), "event_date",
+                           result.event_dates, target.partition_by)
+        if table != "page_view_events":   # interana duplicates are recorded once, as page views
+            dupes = dupes.where(F.col("stream") != landing.INTERANA_STREAM)
+        duplicates.append(to_duplicates(dupes))
+    replace_partitions(_union_all(duplicates), storage.table_uri(cfg, DUPLICATES.table), "event_date",
+                       result.event_dates, DUPLICATES.partition_by)
+    return result
+
+
+def _union_all(frames: list[DataFrame]) -> DataFrame:
+    out = frames[0]
+    for frame in frames[1:]:
+        out = out.unionByName(frame)
+    return out
