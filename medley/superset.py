@@ -44,9 +44,9 @@ def sqlalchemy_uri(cfg: Config, engine: str) -> str:
     return f"druid://127.0.0.1:{cfg.port('druid', 'broker_port')}/druid/v2/sql/"
 
 
-def _specs(kind: str) -> dict[str, dict]:
-    """stem -> spec for every superset/<kind>/*.yml."""
-    return {f.stem: yaml.safe_load(f.read_text()) for f in sorted((ASSETS / kind).glob("*.yml"))}
+def _specs(root: Path, kind: str) -> dict[str, dict]:
+    """stem -> spec for every <root>/<kind>/*.yml."""
+    return {f.stem: yaml.safe_load(f.read_text()) for f in sorted((root / kind).glob("*.yml"))}
 
 
 def _database(cfg: Config, spec: dict) -> dict:
@@ -133,28 +133,32 @@ def _chart(spec: dict, datasets: dict[str, dict], where: str) -> dict:
     }
 
 
-def assets(cfg: Config) -> dict[str, dict]:
-    """Bundle path -> Superset export config, for every asset under superset/."""
+def _shown(path: Path) -> str:
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
+def assets(cfg: Config, root: Path = ASSETS) -> dict[str, dict]:
+    """Bundle path -> Superset export config, for every asset under root (default: superset/)."""
     files: dict[str, dict] = {"metadata.yaml": {
         "version": EXPORT_VERSION, "type": "assets",
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")}}
     databases = {}
-    for stem, spec in _specs("databases").items():
+    for stem, spec in _specs(root, "databases").items():
         databases[spec["database_name"]] = files[f"databases/{stem}.yaml"] = _database(cfg, spec)
     datasets = {}
-    for stem, spec in _specs("datasets").items():
-        where = f"superset/datasets/{stem}.yml"
+    for stem, spec in _specs(root, "datasets").items():
+        where = _shown(root / "datasets" / f"{stem}.yml")
         datasets[spec["table_name"]] = files[f"datasets/{stem}.yaml"] = _dataset(spec, set(databases), where)
-    for stem, spec in _specs("charts").items():
-        files[f"charts/{stem}.yaml"] = _chart(spec, datasets, f"superset/charts/{stem}.yml")
+    for stem, spec in _specs(root, "charts").items():
+        files[f"charts/{stem}.yaml"] = _chart(spec, datasets, _shown(root / "charts" / f"{stem}.yml"))
     return files
 
 
-def bundle(cfg: Config) -> bytes:
+def bundle(cfg: Config, root: Path = ASSETS) -> bytes:
     """The ZIP Superset's importer expects: everything under one root folder."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path, config in assets(cfg).items():
+        for path, config in assets(cfg, root).items():
             zf.writestr(f"medley_assets/{path}", yaml.safe_dump(config, sort_keys=False))
     return out.getvalue()
 
@@ -196,18 +200,18 @@ def client(cfg: Config) -> Client:
     return Client(superset_service.url(cfg), user, password)
 
 
-def chart_ids(api: Client) -> dict[str, int]:
-    """slice_name -> id of every chart defined under superset/charts."""
+def chart_ids(api: Client, root: Path = ASSETS) -> dict[str, int]:
+    """slice_name -> id of every chart defined under root/charts."""
     return {spec["slice_name"]: api.request("GET", f"/api/v1/chart/{asset_uuid('chart', spec['slice_name'])}")
-            ["result"]["id"] for spec in _specs("charts").values()}
+            ["result"]["id"] for spec in _specs(root, "charts").values()}
 
 
-def provision(cfg: Config, api: Client | None = None) -> dict[str, int]:
-    """Import (overwrite) every asset; return slice_name -> chart id."""
+def provision(cfg: Config, api: Client | None = None, root: Path = ASSETS) -> dict[str, int]:
+    """Import (overwrite) every asset under root; return slice_name -> chart id."""
     api = api or client(cfg)
     api.request("POST", "/api/v1/assets/import/", data={"passwords": "{}"},
-                files={"bundle": ("medley_assets.zip", bundle(cfg), "application/zip")})
-    return chart_ids(api)
+                files={"bundle": ("medley_assets.zip", bundle(cfg, root), "application/zip")})
+    return chart_ids(api, root)
 
 
 def chart_data(cfg: Config, slice_name: str, api: Client | None = None) -> list[dict]:
