@@ -53,3 +53,17 @@ def test_airflow_image_pins_airflow_and_the_provider():
     values = yaml.safe_load((chart.UMBRELLA / "values.yaml").read_text())
     assert values["airflow"]["images"]["airflow"]["repository"] == "medley/airflow"
     assert "COPY --chown=airflow:root airflow_dags/ /opt/airflow/dags/" in text
+
+
+def test_spark_image_ships_the_generator_where_bootstrap_looks(tmp_path):
+    from medley.bootstrap import component
+    from medley.config import load
+
+    text = SPARK.read_text()
+    assert "COPY medley/generator/go/ ./" in text
+    cache = re.search(r"MEDLEY_PATHS__CACHE_DIR=(\S+)", text)[1]
+    cfg = load({"MEDLEY_PATHS__CACHE_DIR": str(tmp_path)})
+    relative = component("generator").artifact(cfg).relative_to(tmp_path)
+    assert f"COPY --from=generator /out/medley-eventsim {cache}/{relative}" in text
+    values = yaml.safe_load((chart.CORE / "values.yaml").read_text())
+    assert values["eventsim"]["args"][:1] == ["generate"] and "--out" in values["eventsim"]["args"]
