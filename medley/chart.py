@@ -97,6 +97,13 @@ def render(helm: Path, chart: Path, profile: str | None = None, *, values: Itera
     return _helm(helm, args)
 
 
+def notes(helm: Path, chart: Path, profile: str) -> str:
+    """NOTES.txt as `helm install` prints it (a client-side dry run: no cluster needed)."""
+    out = _helm(helm, ["install", RELEASE, str(chart), "--namespace", NAMESPACE, "--dry-run=client",
+                       "-f", str(values_file(profile))])
+    return out.split("NOTES:", 1)[1] if "NOTES:" in out else ""
+
+
 def documents(manifest: str) -> list[dict]:
     return [d for d in yaml.safe_load_all(manifest) if d]
 
@@ -206,3 +213,39 @@ def checkov(manifests: dict[str, str], checkov_bin: Path | None = None) -> dict[
         for check in results.get("passed_checks", []):
             out[Path(check["file_path"]).stem]["passed"] += 1
     return out
+
+
+# --- values documentation -------------------------------------------------------------------
+
+DOCS = REPO_ROOT / "docs" / "kubernetes.md"
+_TABLE = "<!-- values table: generated from helm/medley-core/values.yaml by medley.chart.write_values_docs() -->"
+_TABLE_END = "<!-- end of values table -->"
+
+
+def values_table(values_yaml: Path = CORE / "values.yaml") -> str:
+    """Markdown table of the `## @param key description` comments and their defaults (bitnami's
+    readme-generator convention)."""
+    import re
+
+    text = values_yaml.read_text()
+    tree = yaml.safe_load(text)
+    rows = ["| key | description | default |", "|---|---|---|"]
+    for key, desc in re.findall(r"^\s*## @param (\S+) (.+)$", text, re.M):
+        node = tree
+        for part in key.split("."):
+            node = node[part]
+        default = json.dumps(node, separators=(",", ":")).replace("|", "\\|")
+        rows.append(f"| `{key}` | {desc.strip()} | `{default}` |")
+    return "\n".join(rows)
+
+
+def documented_values(docs: Path = DOCS) -> str:
+    text = docs.read_text()
+    return text.split(_TABLE, 1)[1].split(_TABLE_END, 1)[0].strip() if _TABLE in text else ""
+
+
+def write_values_docs(docs: Path = DOCS) -> None:
+    text = docs.read_text()
+    head, _, rest = text.partition(_TABLE)
+    tail = rest.partition(_TABLE_END)[2] if rest else "\n"
+    docs.write_text(f"{head}{_TABLE}\n{values_table()}\n{_TABLE_END}{tail}")

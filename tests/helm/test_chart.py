@@ -260,3 +260,17 @@ def test_broken_values_are_rejected(helm, umbrella, tmp_path, case):
     with pytest.raises(chart.ChartError) as err:
         chart.render(helm, umbrella, "laptop", values=[path])
     assert expected.lower() in str(err.value).lower()
+
+
+def test_values_table_in_the_docs_is_current():
+    assert chart.documented_values() == chart.values_table(), \
+        "docs/kubernetes.md is stale: run medley.chart.write_values_docs()"
+
+
+@PROFILES
+def test_notes_explain_access_without_printing_secrets(helm, umbrella, profile, rendered):
+    notes = chart.notes(helm, umbrella, profile)
+    assert "port-forward svc/medley-superset" in notes and "create-admin" in notes
+    assert ("bundled MinIO" in notes) == (profile == "laptop")
+    for secret in chart.find(chart.documents(rendered[profile]), "Secret"):
+        assert not any(v in notes for v in secret["data"].values())
