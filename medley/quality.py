@@ -1,0 +1,120 @@
+"""Great Expectations gates: one suite per table per hop, a failed gate stops the next hop.
+
+Mechanical expectations (columns, types, nulls, accepted values, ranges, the grain's key) are
+generated from the table's contract; business invariants are hand-written in
+expectations/<layer>/<table>.json, each with meta.notes saying why. Every validation result
+(JSON) and the Data Docs site are written to the object store under storage.quality_prefix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from medley import REPO_ROOT, storage
+from medley.config import Config
+from medley.contracts import Contract
+from medley.errors import GateFailed
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+SPARK_TYPE_NAMES = {"string": "StringType", "long": "LongType", "int": "IntegerType",
+                    "double": "DoubleType", "boolean": "BooleanType", "timestamp": "TimestampType",
+                    "date": "DateType"}
+
+
+def _exp(type_: str, notes: str = "", **kwargs) -> dict:
+    return {"type": type_, "kwargs": kwargs, "meta": {"notes": notes} if notes else {}}
+
+
+def generated_expectations(c: Contract, extra_columns: tuple[str, ...] = ()) -> list[dict]:
+    """From the contract; extra_columns are check columns a gate appends (e.g. FK flags)."""
+    out = [_exp("expect_table_columns_to_match_ordered_list", "the contract's columns, in order",
+                column_list=[*c.column_names, *extra_columns])]
+    for col in c.columns:
+        out.append(_exp("expect_column_values_to_be_of_type", column=col.name,
+                        type_=SPARK_TYPE_NAMES[col.type]))
+        if not col.nullable:
+            out.append(_exp("expect_column_values_to_not_be_null", column=col.name))
+        if col.accepted_values:
+            out.append(_exp("expect_column_values_to_be_in_set", column=col.name,
+                            value_set=list(col.accepted_values)))
+        if col.min is not None or col.max is not None:
+            out.append(_exp("expect_column_values_to_be_between", column=col.name,
+                            min_value=col.min, max_value=col.max))
+    if len(c.key) == 1:
+        out.append(_exp("expect_column_values_to_be_unique", "the grain: one row per key", column=c.key[0]))
+    elif c.key:
+        out.append(_exp("expect_compound_columns_to_be_unique", "the grain: one row per key",
+                        column_list=list(c.key)))
+    return out
+
+
+def hand_written_path(c: Contract) -> Path:
+    return REPO_ROOT / "expectations" / c.layer / f"{c.name}.json"
+
+
+def hand_written(c: Contract) -> list[dict]:
+    path = hand_written_path(c)
+    return json.loads(path.read_text())["expectations"] if path.exists() else []
+
+
+@dataclass
+class GateResult:
+    table: str
+    success: bool
+    evaluated: int
+    failed: list[str] = field(default_factory=list)   # "expectation(column)" that failed
+    result_uri: str = ""
+
+
+def _describe(exp_result) -> str:
+    cfg = exp_result.expectation_config
+    column = cfg.kwargs.get("column") or cfg.kwargs.get("column_list") or ""
+    observed = exp_result.result.get("unexpected_count", exp_result.result.get("observed_value", ""))
+    return f"{cfg.type}({column}) unexpected={observed}"
+
+
+def validate(cfg: Config, c: Contract, df, run_id: str, extra: list[dict] | None = None,
+             extra_columns: tuple[str, ...] = ()) -> GateResult:
+    """Validate df against the table's suite; save the result and Data Docs to the object store."""
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    with tempfile.TemporaryDirectory(prefix="medley-gx-") as tmp:
+        ctx = gx.get_context(mode="file", project_root_dir=tmp)
+        name = f"{c.layer}.{c.name}"
+        suite = ctx.suites.add(gx.ExpectationSuite(name=name))
+        for e in generated_expectations(c, extra_columns) + hand_written(c) + (extra or []):
+            suite.add_expectation_configuration(ExpectationConfiguration(
+                type=e["type"], kwargs=e["kwargs"], meta=e.get("meta") or {}))
+        batch = (ctx.data_sources.add_spark("spark").add_dataframe_asset(name)
+                 .add_batch_definition_whole_dataframe("run"))
+        definition = ctx.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
+        checkpoint = ctx.checkpoints.add(gx.Checkpoint(
+            name=f"gate-{name}", validation_definitions=[definition],
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="docs")],
+            result_format={"result_format": "SUMMARY"}))
+        run = checkpoint.run(batch_parameters={"dataframe": df})
+        validation = next(iter(run.run_results.values()))
+        failed = [_describe(r) for r in validation.results if not r.success]
+        prefix = f"{cfg.get('storage.quality_prefix')}/runs/{run_id}"
+        key = f"{prefix}/{c.layer}/{c.name}.json"
+        storage.put_bytes(cfg, key, json.dumps(validation.to_json_dict(), indent=1, default=str).encode(),
+                          "application/json")
+        docs = Path(tmp) / "gx" / "uncommitted" / "data_docs" / "local_site"
+        for f in docs.rglob("*") if docs.exists() else []:
+            if f.is_file():
+                storage.put_bytes(cfg, f"{cfg.get('storage.quality_prefix')}/data_docs/{f.relative_to(docs)}",
+                                  f.read_bytes(), "text/html" if f.suffix == ".html" else "application/octet-stream")
+    return GateResult(table=c.table, success=bool(run.success), evaluated=len(validation.results),
+                      failed=failed, result_uri=storage.uri(cfg, key, "s3"))
+
+
+def require_pass(result: GateResult) -> None:
+    if not result.success:
+        raise GateFailed(f"gate failed for {result.table}: {'; '.join(result.failed)} "
+                         f"(result: {result.result_uri})",
+                         "fix the input or the job, then rerun; the next hop did not run")
