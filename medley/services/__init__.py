@@ -55,11 +55,15 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+def _modules(only: list[str] | None) -> list[str]:
+    """Service modules matching `only` (module names like druid, or service names like druid-broker)."""
+    return [mod for mod in MODULES
+            if not only or any(name == mod or name.startswith(f"{mod}-") for name in only)]
+
+
 def all_services(cfg: Config, only: list[str] | None = None) -> list[Service]:
     found = []
-    for mod in MODULES:
-        if only and not any(name == mod or name.startswith(f"{mod}-") for name in only):
-            continue  # import only what was asked for: each module needs its own bootstrap
+    for mod in _modules(only):
         for svc in importlib.import_module(f"medley.services.{mod}").services(cfg):
             if not only or svc.name in only or mod in only:
                 found.append(svc)
@@ -146,6 +150,11 @@ def stop(cfg: Config, svc: Service, grace_s: float = 20) -> str:
 
 
 def up(cfg: Config, only: list[str] | None = None, quiet: bool = False) -> None:
+    from medley.bootstrap import COMPONENTS, ensure
+
+    for mod in _modules(only):   # cached: seconds when nothing changed
+        if mod in COMPONENTS:
+            ensure(cfg, mod)
     rows = []
     for svc in all_services(cfg, only):
         t0 = time.monotonic()
