@@ -185,6 +185,9 @@ def test_no_password_in_values_files():
     umbrella = yaml.safe_load((chart.UMBRELLA / "values.yaml").read_text())
     assert umbrella["superset"]["init"]["createAdmin"] is False
     assert umbrella["airflow"]["webserver"]["defaultUser"]["enabled"] is False
+    # druid-helm defaults its metadata database password to "druid": replaced by a Secret.
+    assert umbrella["druid"]["postgresql"]["auth"] == {"existingSecret": "medley-druid-metadata", "password": ""}
+    assert "environment" in umbrella["druid"]["configVars"]["druid_metadata_storage_connector_password"]
 
 
 def test_analyst_role_reads_gold_only(docs):
