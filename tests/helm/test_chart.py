@@ -35,6 +35,10 @@ def test_lint(helm, umbrella, profile):
     assert "0 chart(s) failed" in chart.lint(helm, umbrella, profile)
 
 
+def test_core_chart_lints_alone(helm):
+    assert "0 chart(s) failed" in chart.lint(helm, chart.CORE)
+
+
 def test_core_chart_renders_alone_with_defaults(helm):
     docs = chart.documents(chart.render(helm, chart.CORE))
     assert chart.find(docs, "StatefulSet", "medley-medley-core-minio")
