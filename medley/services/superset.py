@@ -14,7 +14,6 @@ import re
 from pathlib import Path
 from string import Template
 
-from medley import bootstrap
 from medley.bootstrap import superset as superset_build
 from medley.config import Config
 from medley.proc import run_logged
@@ -77,7 +76,6 @@ def render_config(cfg: Config) -> Path:
 
 
 def prepare(cfg: Config) -> None:
-    bootstrap.ensure(cfg, "superset")
     render_config(cfg)
     user, password = admin(cfg)
     stamp = home(cfg) / ".prepared"

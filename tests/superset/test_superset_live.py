@@ -31,11 +31,11 @@ ROWS = [
 ]
 
 
-def test_provision_twice_keeps_one_copy_of_each_asset(superset_cfg):
-    api = assets_lib.client(superset_cfg)
-    first = assets_lib.provision(superset_cfg, api)
+def test_provision_twice_keeps_one_copy_of_each_asset(live_cfg):
+    api = assets_lib.client(live_cfg)
+    first = assets_lib.provision(live_cfg, api)
     counts = {kind: api.request("GET", f"/api/v1/{kind}/")["count"] for kind in ("chart", "dataset", "database")}
-    second = assets_lib.provision(superset_cfg, api)
+    second = assets_lib.provision(live_cfg, api)
     assert first == second
     assert counts == {kind: api.request("GET", f"/api/v1/{kind}/")["count"]
                       for kind in ("chart", "dataset", "database")}
@@ -44,7 +44,7 @@ def test_provision_twice_keeps_one_copy_of_each_asset(superset_cfg):
 
 
 @pytest.fixture(scope="module")
-def test_assets(druid_cfg, tmp_path_factory) -> Path:
+def test_assets(live_cfg, tmp_path_factory) -> Path:
     """The real dataset and charts, pointed at a test datasource so the gold table stays untouched."""
     root = tmp_path_factory.mktemp("superset_assets")
     shutil.copytree(assets_lib.ASSETS / "databases", root / "databases")
@@ -56,24 +56,24 @@ def test_assets(druid_cfg, tmp_path_factory) -> Path:
         spec = yaml.safe_load(chart.read_text())
         spec.update(dataset=TEST_TABLE, slice_name=f"medley test: {spec['slice_name']}")
         (root / "charts" / chart.name).write_text(yaml.safe_dump(spec))
-    druid_replace(druid_cfg, TEST_TABLE, ROWS)
-    assets_lib.provision(druid_cfg, root=root)
+    druid_replace(live_cfg, TEST_TABLE, ROWS)
+    assets_lib.provision(live_cfg, root=root)
     return root
 
 
-def test_listens_by_state_matches_druid(druid_cfg, test_assets):
-    rows = assets_lib.chart_data(druid_cfg, "medley test: Listens by state")
+def test_listens_by_state_matches_druid(live_cfg, test_assets):
+    rows = assets_lib.chart_data(live_cfg, "medley test: Listens by state")
     expected = Counter()
     for r in ROWS:
         expected[r["state"]] += r["listen_count"]
     assert {r["state"]: r["listens"] for r in rows} == dict(expected)
     assert [r["listens"] for r in rows] == sorted(expected.values(), reverse=True)
-    in_druid = druid_sql(druid_cfg, f'SELECT state, SUM(listen_count) AS n FROM "{TEST_TABLE}" GROUP BY 1')
+    in_druid = druid_sql(live_cfg, f'SELECT state, SUM(listen_count) AS n FROM "{TEST_TABLE}" GROUP BY 1')
     assert {r["state"]: r["n"] for r in in_druid} == dict(expected)
 
 
-def test_listens_per_hour_matches_druid(druid_cfg, test_assets):
-    rows = assets_lib.chart_data(druid_cfg, "medley test: Listens per hour")
+def test_listens_per_hour_matches_druid(live_cfg, test_assets):
+    rows = assets_lib.chart_data(live_cfg, "medley test: Listens per hour")
     expected = Counter()
     for r in ROWS:
         hour = datetime.fromisoformat(r["hour"].replace("Z", "+00:00")).astimezone(timezone.utc)
