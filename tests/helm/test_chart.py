@@ -189,6 +189,12 @@ def test_no_password_in_values_files():
     umbrella = yaml.safe_load((chart.UMBRELLA / "values.yaml").read_text())
     assert umbrella["superset"]["init"]["createAdmin"] is False
     assert umbrella["airflow"]["webserver"]["defaultUser"]["enabled"] is False
+    # The third-party charts' generated credentials (with default database passwords) are replaced
+    # by Secrets the installer creates.
+    assert umbrella["superset"]["envFromSecret"] == "medley-superset-env"
+    assert umbrella["airflow"]["data"]["metadataSecretName"] == "medley-airflow-metadata"
+    laptop = yaml.safe_load(chart.values_file("laptop").read_text())
+    assert laptop["airflow"]["postgresql"]["auth"] == {"existingSecret": "medley-airflow-postgres"}
     # druid-helm defaults its metadata database password to "druid": replaced by a Secret.
     assert umbrella["druid"]["postgresql"]["auth"] == {"existingSecret": "medley-druid-metadata", "password": ""}
     assert "environment" in umbrella["druid"]["configVars"]["druid_metadata_storage_connector_password"]
@@ -281,3 +287,9 @@ def test_notes_explain_access_without_printing_secrets(helm, umbrella, profile, 
     assert ("bundled MinIO" in notes) == (profile == "laptop")
     for secret in chart.find(chart.documents(rendered[profile]), "Secret"):
         assert not any(v in notes for v in secret["data"].values())
+
+
+def test_vendored_crd_is_a_valid_custom_resource_definition():
+    crd = yaml.safe_load(chart.SPARK_CRD.read_text())
+    assert chart.validate_kubernetes([crd]) == []
+    assert chart.spark_crd().api_version == "sparkoperator.k8s.io/v1beta2"
