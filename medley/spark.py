@@ -38,12 +38,11 @@ def session(cfg: Config, app_name: str = "medley"):
 
         ensure(cfg, "jars")
         jars = ",".join(jar_paths(cfg))
-    if not os.environ.get("SPARK_MASTER_FROM_ENV"):
+    if cfg.get("spark.master"):   # absent on Kubernetes: the operator submits in cluster mode
         builder = builder.master(cfg.get("spark.master"))
     conf = {
         "spark.jars": jars,
-        "spark.driver.memory": cfg.get("spark.driver_memory"),
-        "spark.sql.shuffle.partitions": str(cfg.get("spark.shuffle_partitions")),
+        "spark.sql.shuffle.partitions": str(cfg.get("spark.shuffle_partitions", 200)),
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.sql.session.timeZone": "UTC",
@@ -54,6 +53,11 @@ def session(cfg: Config, app_name: str = "medley"):
         "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
     }
     conf.update({f"spark.hadoop.{k}": v for k, v in s3a_conf(cfg).items()})
+    if cfg.get("spark.driver_memory"):
+        conf["spark.driver.memory"] = cfg.get("spark.driver_memory")
+    # Druid reads the gold Parquet files: millisecond timestamps (all EventSim has) read as plain
+    # epoch millis there, unlike Spark's default INT96.
+    conf["spark.sql.parquet.outputTimestampType"] = "TIMESTAMP_MILLIS"
     for key, value in conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
