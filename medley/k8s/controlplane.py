@@ -16,13 +16,13 @@ import signal
 import socket
 import subprocess
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
 import requests
-import urllib3
 import yaml
 
 from medley.config import Config
@@ -35,10 +35,6 @@ DEFAULT_PORTS = {"etcd": 2379, "etcd_peer": 2380, "apiserver": 6443, "controller
 START_TIMEOUT_S = 180
 STOP_TIMEOUT_S = 30
 SERVICE_CIDR = "10.0.0.0/24"
-
-# The controller-manager's health port serves a throwaway self-signed certificate.
-urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-
 
 @dataclass(frozen=True)
 class Ports:
@@ -73,6 +69,7 @@ class Cluster:
 
     kubeconfig: Path
     server: str
+    ca: Path      # the API server's self-signed CA, for verifying TLS
     token: str
     bin_dir: Path
 
@@ -94,6 +91,7 @@ class ControlPlane:
         self.bin_dir, self.home, self.etcd_dir, self.log_dir, self.ports = bin_dir, home, etcd_dir, log_dir, ports
         self.pki = home / "pki"
         self.kubeconfig = home / "kubeconfig"
+        self.ca = self.pki / "ca.crt"
         self.server = f"https://127.0.0.1:{ports.apiserver}"
         self._children: dict[str, subprocess.Popen] = {}
 
@@ -139,7 +137,7 @@ class ControlPlane:
         return [binary, f"--kubeconfig={self.kubeconfig}", "--bind-address=127.0.0.1",
                 f"--secure-port={p.controller_manager}", f"--cert-dir={self.pki / 'controller-manager'}",
                 "--leader-elect=false", f"--service-account-private-key-file={sa_key}",
-                f"--root-ca-file={self.pki / 'apiserver.crt'}"]
+                f"--root-ca-file={self.ca}"]
 
     def _healthy(self, name: str, token: str) -> Callable[[], bool]:
         if name == "etcd":
@@ -150,10 +148,13 @@ class ControlPlane:
             url, kw = f"https://127.0.0.1:{self.ports.controller_manager}/healthz", {"verify": False}
 
         def check() -> bool:
-            try:
-                return requests.get(url, timeout=2, **kw).status_code == 200
-            except requests.RequestException:
-                return False
+            # Health probes only: the servers' certificates are being generated as we poll.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    return requests.get(url, timeout=2, **kw).status_code == 200
+                except requests.RequestException:
+                    return False
         return check
 
     # ---- processes ----------------------------------------------------------------------------
@@ -187,10 +188,15 @@ class ControlPlane:
         return token
 
     def _write_kubeconfig(self, token: str) -> None:
+        # --cert-dir writes the serving certificate followed by the CA that signed it; clients
+        # and the controller-manager's trust-bundle publisher need the CA alone.
+        chain = (self.pki / "apiserver.crt").read_text()
+        end = "-----END CERTIFICATE-----"
+        self.ca.write_text(chain[chain.rindex("-----BEGIN CERTIFICATE-----", 0, chain.rindex(end)):])
         config = {
             "apiVersion": "v1", "kind": "Config", "current-context": "medley",
             "clusters": [{"name": "medley", "cluster": {
-                "server": self.server, "certificate-authority": str(self.pki / "apiserver.crt")}}],
+                "server": self.server, "certificate-authority": str(self.ca)}}],
             "users": [{"name": "medley-admin", "user": {"token": token}}],
             "contexts": [{"name": "medley", "context": {"cluster": "medley", "user": "medley-admin"}}],
         }
@@ -211,12 +217,12 @@ class ControlPlane:
         try:
             for name in COMPONENTS:
                 if name == "kube-controller-manager":
-                    self._write_kubeconfig(token)  # needs apiserver.crt, written by the API server
+                    self._write_kubeconfig(token)  # needs the certificate the API server wrote
                 self._launch(name, token)
         except BaseException:
             self.stop()
             raise
-        return Cluster(self.kubeconfig, self.server, token, self.bin_dir)
+        return Cluster(self.kubeconfig, self.server, self.ca, token, self.bin_dir)
 
     def _launch(self, name: str, token: str) -> None:
         log = self.log(name)

@@ -140,10 +140,26 @@ def test_rollback_restores_the_first_revision(cluster, helm, release):
     assert executor_instances(cluster, namespace) == {expected}
 
 
+def retained_claims(cluster, helm, namespace: str) -> set[str]:
+    """PVCs of the release's StatefulSets whose retention policy keeps them after deletion
+    (Kubernetes' default, Retain: the data outlives the release)."""
+    claims = json.loads(cluster.kubectl("get", "pvc", "-n", namespace, "-o", "json").stdout)["items"]
+    kept = set()
+    for sts in chart.find(chart.documents(helm("get", "manifest", RELEASE, "-n", namespace).stdout),
+                          "StatefulSet"):
+        if sts["spec"].get("persistentVolumeClaimRetentionPolicy", {}).get("whenDeleted", "Retain") != "Retain":
+            continue
+        prefixes = [f"{t['metadata']['name']}-{sts['metadata']['name']}-" for t in sts["spec"].get("volumeClaimTemplates", [])]
+        kept |= {f"persistentvolumeclaim/{c['metadata']['name']}" for c in claims
+                 if any(c["metadata"]["name"].startswith(p) for p in prefixes)}
+    return kept
+
+
 def test_uninstall_leaves_nothing_but_what_is_kept_on_purpose(cluster, helm, release):
     _, namespace = release
-    # The generated S3 keys are annotated helm.sh/resource-policy: keep: the data needs them.
+    # Kept on purpose: the generated S3 keys (helm.sh/resource-policy: keep) and retained PVCs.
     kept = {f"secret/{name}" for name in generated_secrets(cluster, namespace)}
+    kept |= retained_claims(cluster, helm, namespace)
     helm("uninstall", RELEASE, "-n", namespace, "--no-hooks", "--wait", "--timeout", "60s")
     # Objects the controllers made (ReplicaSets, Pods) go with their owners by garbage collection.
     deadline = time.monotonic() + 60

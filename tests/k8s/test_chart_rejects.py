@@ -35,7 +35,7 @@ def test_values_breaking_the_schema_are_refused(helm, umbrella, namespace, tmp_p
     result = install(helm, umbrella, namespace, values)
     assert result.returncode != 0
     assert "schema" in result.stderr and "instances" in result.stderr, result.stderr
-    assert helm("list", "-n", namespace, "-a", "-q").stdout.strip() == ""
+    assert helm("list", "-n", namespace, "-q").stdout.strip() == ""  # refused before any release
 
 
 def test_values_only_the_api_server_refuses(helm, umbrella, namespace, tmp_path):
@@ -46,3 +46,4 @@ def test_values_only_the_api_server_refuses(helm, umbrella, namespace, tmp_path)
     result = install(helm, umbrella, namespace, values)
     assert result.returncode != 0
     assert "must be less than or equal to memory limit" in result.stderr, result.stderr
+    assert helm("list", "-n", namespace, "--failed", "-q").stdout.split() == [chart.RELEASE]

@@ -22,8 +22,11 @@ def test_version_is_the_pinned_release(cluster):
 
 
 def test_requests_without_the_token_are_refused(cluster):
-    response = requests.get(f"{cluster.server}/api/v1/namespaces", verify=False, timeout=10)
-    assert response.status_code in (401, 403)
+    url = f"{cluster.server}/api/v1/namespaces"
+    assert requests.get(url, verify=cluster.ca, timeout=10).status_code in (401, 403)
+    with_token = requests.get(url, verify=cluster.ca, timeout=10,
+                              headers={"Authorization": f"Bearer {cluster.token}"})
+    assert with_token.status_code == 200
 
 
 def test_strict_server_validation_accepts_valid_and_rejects_unknown_fields(cluster):
