@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from druid_helpers import druid_replace
+from medley import druid
 from medley import superset as assets_lib
-from druid_helpers import druid_replace, druid_sql
 
 pytestmark = pytest.mark.services
 
@@ -44,7 +45,7 @@ def test_provision_twice_keeps_one_copy_of_each_asset(live_cfg):
 
 
 @pytest.fixture(scope="module")
-def test_assets(live_cfg, tmp_path_factory) -> Path:
+def druid_assets(live_cfg, tmp_path_factory) -> Path:
     """The real dataset and charts, pointed at a test datasource so the gold table stays untouched."""
     root = tmp_path_factory.mktemp("superset_assets")
     shutil.copytree(assets_lib.ASSETS / "databases", root / "databases")
@@ -61,18 +62,18 @@ def test_assets(live_cfg, tmp_path_factory) -> Path:
     return root
 
 
-def test_listens_by_state_matches_druid(live_cfg, test_assets):
+def test_listens_by_state_matches_druid(live_cfg, druid_assets):
     rows = assets_lib.chart_data(live_cfg, "medley test: Listens by state")
     expected = Counter()
     for r in ROWS:
         expected[r["state"]] += r["listen_count"]
     assert {r["state"]: r["listens"] for r in rows} == dict(expected)
     assert [r["listens"] for r in rows] == sorted(expected.values(), reverse=True)
-    in_druid = druid_sql(live_cfg, f'SELECT state, SUM(listen_count) AS n FROM "{TEST_TABLE}" GROUP BY 1')
+    in_druid = druid.sql(live_cfg, f'SELECT state, SUM(listen_count) AS n FROM "{TEST_TABLE}" GROUP BY 1')
     assert {r["state"]: r["n"] for r in in_druid} == dict(expected)
 
 
-def test_listens_per_hour_matches_druid(live_cfg, test_assets):
+def test_listens_per_hour_matches_druid(live_cfg, druid_assets):
     rows = assets_lib.chart_data(live_cfg, "medley test: Listens per hour")
     expected = Counter()
     for r in ROWS:
