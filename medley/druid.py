@@ -12,6 +12,7 @@ import copy
 import json
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import requests
 
@@ -22,6 +23,7 @@ from medley.services.druid import S3_ACCESS_KEY_ENV, S3_SECRET_KEY_ENV
 
 SPECS_DIR = REPO_ROOT / "druid_specs"
 TERMINAL = {"SUCCESS", "FAILED"}
+ALL_TIME = "1000-01-01/3000-01-01"
 SQL_TYPES = {bool: "BOOLEAN", int: "BIGINT", float: "DOUBLE", str: "VARCHAR"}
 
 
@@ -132,22 +134,26 @@ def sql(cfg: Config, query: str, parameters: list | None = None, timeout_s: floa
     return resp.json()
 
 
-def _available_rows(cfg: Config, datasource: str) -> int:
-    rows = sql(cfg, "SELECT COALESCE(SUM(num_rows), 0) AS n FROM sys.segments WHERE datasource = ? "
-                    "AND is_available = 1 AND is_overshadowed = 0", [datasource])
-    return int(rows[0]["n"])
+def _loaded_percent(cfg: Config, datasource: str) -> float:
+    # forceMetadataRefresh: count the segments a task has just published, not the coordinator's
+    # last poll of the metadata store, which may still list only the segments they replace.
+    # The interval defaults to the last two weeks; ours covers every date.
+    resp = _request(cfg, "GET", f"/druid/coordinator/v1/datasources/{quote(datasource)}/loadstatus",
+                    params={"forceMetadataRefresh": "true", "interval": ALL_TIME})
+    try:
+        return float(resp.json().get(datasource, 0.0))
+    except ValueError:  # plain-text "No used segment found ..." while nothing is published yet
+        return 0.0
 
 
 def wait_for_datasource(cfg: Config, datasource: str, min_rows: int = 1, timeout_s: float = 600) -> int:
-    """Wait until every segment of the datasource is loaded and queryable and it serves at least
-    min_rows rows (Druid rows, i.e. after rollup); return that row count."""
+    """Wait until every used segment of the datasource is loaded and it serves at least min_rows
+    rows (Druid rows, i.e. after rollup); return that row count."""
     deadline = time.monotonic() + timeout_s
     rows = 0
     while time.monotonic() < deadline:
-        resp = _request(cfg, "GET", "/druid/coordinator/v1/loadstatus?simple")
-        left = resp.json().get(datasource) if resp.status_code == 200 else None
-        if left == 0:
-            rows = _available_rows(cfg, datasource)
+        if _loaded_percent(cfg, datasource) >= 100.0:
+            rows = int(sql(cfg, f'SELECT COUNT(*) AS n FROM "{datasource}"')[0]["n"])
             if rows >= min_rows:
                 return rows
         time.sleep(2)
