@@ -147,9 +147,11 @@ def retained_claims(cluster, helm, namespace: str) -> set[str]:
     kept = set()
     for sts in chart.find(chart.documents(helm("get", "manifest", RELEASE, "-n", namespace).stdout),
                           "StatefulSet"):
-        if sts["spec"].get("persistentVolumeClaimRetentionPolicy", {}).get("whenDeleted", "Retain") != "Retain":
+        spec = sts["spec"]
+        if spec.get("persistentVolumeClaimRetentionPolicy", {}).get("whenDeleted", "Retain") != "Retain":
             continue
-        prefixes = [f"{t['metadata']['name']}-{sts['metadata']['name']}-" for t in sts["spec"].get("volumeClaimTemplates", [])]
+        prefixes = [f"{t['metadata']['name']}-{sts['metadata']['name']}-"
+                    for t in spec.get("volumeClaimTemplates", [])]
         kept |= {f"persistentvolumeclaim/{c['metadata']['name']}" for c in claims
                  if any(c["metadata"]["name"].startswith(p) for p in prefixes)}
     return kept
