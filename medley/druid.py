@@ -113,7 +113,9 @@ def wait_for_task(cfg: Config, task_id: str, datasource: str = "", timeout_s: fl
         if resp.status_code == 200:
             status = resp.json().get("status") or {}
             if status.get("status") == "FAILED":
-                raise IngestionFailed(f"Druid {what} failed: {status.get('errorMsg') or 'no message'}",
+                # errorMsg is often a stack trace: its first line names the cause.
+                cause = (status.get("errorMsg") or "no message").splitlines()[0][:400]
+                raise IngestionFailed(f"Druid {what} failed: {cause}",
                                       f"read the task log: {url(cfg)}/druid/indexer/v1/task/{task_id}/log")
             if status.get("status") == "SUCCESS":
                 return status

@@ -15,7 +15,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from medley import storage
+from medley import state, storage
 from medley.config import Config
 from medley.console import say, table
 from medley.contracts import all_contracts, contract
@@ -164,7 +164,6 @@ def run(cfg: Config, input_dir: Path | None = None, stop_after: str | None = Non
     from medley import land
     from medley.spark import session
     from spark.bronze import events as bronze_job
-    from spark.gold import run as gold_job
     from spark.silver import run as silver_job
 
     report = RunReport(run_id=time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6])
@@ -189,16 +188,26 @@ def run(cfg: Config, input_dir: Path | None = None, stop_after: str | None = Non
     if stop_after == "bronze":
         return report
     with timed("silver") as t:
-        silver = silver_job.run(spark, cfg, bronze.event_dates)
-        t.note = f"event dates {_span(silver.event_dates)}"
+        bronze_rows = _table(spark, cfg, "bronze.events")
+        landing_dates, watermark = (silver_job.landing_dates_since(bronze_rows, state.load(cfg)["silver_watermark"])
+                                    if bronze_rows is not None else (set(), None))
+        silver = silver_job.run(spark, cfg, landing_dates)
+        t.note = f"landing dates {_span(silver.landing_dates)}, event dates {_span(silver.event_dates)}"
         if silver.landing_dates:
             gate_silver(spark, cfg, report, silver.landing_dates, silver.event_dates)
+            state.add_pending(cfg, "gold", silver.event_dates)
+            state.set_silver_watermark(cfg, watermark)
     if stop_after == "silver":
         return report
     with timed("gold") as t:
-        gold_job.run(spark, cfg, set(silver.event_dates))
-        if silver.event_dates:
-            gate_gold(spark, cfg, report, silver.event_dates)
+        from spark.gold import run as gold_job
+
+        gold_dates = state.pending(cfg, "gold")
+        t.note = f"event dates {_span(gold_dates)}"
+        if gold_dates:
+            gold_job.run(spark, cfg, set(gold_dates))
+            gate_gold(spark, cfg, report, gold_dates)
+            state.done(cfg, "gold", gold_dates, hand_to="druid")
     with timed("reconcile") as t:
         report.reconciliation = reconcile(spark, cfg)
         broken = [r for r in report.reconciliation if not (r["bronze_ok"] and r["gold_ok"])]
@@ -208,8 +217,12 @@ def run(cfg: Config, input_dir: Path | None = None, stop_after: str | None = Non
                                        "and report it")
     if stop_after == "gold":
         return report
-    with timed("druid"):
-        load_druid(spark, cfg, report, silver.event_dates)
+    with timed("druid") as t:
+        druid_dates = state.pending(cfg, "druid")
+        t.note = f"event dates {_span(druid_dates)}"
+        if druid_dates:
+            load_druid(spark, cfg, report, druid_dates)
+            state.done(cfg, "druid", druid_dates)
     if stop_after == "druid":
         return report
     with timed("superset") as t:

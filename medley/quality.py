@@ -20,13 +20,14 @@ from medley.contracts import Contract
 from medley.errors import GateFailed
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("TQDM_DISABLE", "1")   # GE progress bars drown the run summary
 SPARK_TYPE_NAMES = {"string": "StringType", "long": "LongType", "int": "IntegerType",
                     "double": "DoubleType", "boolean": "BooleanType", "timestamp": "TimestampType",
                     "date": "DateType"}
 
 
-def _exp(type_: str, notes: str = "", **kwargs) -> dict:
-    return {"type": type_, "kwargs": kwargs, "meta": {"notes": notes} if notes else {}}
+def _exp(kind: str, notes: str = "", **kwargs) -> dict:
+    return {"type": kind, "kwargs": kwargs, "meta": {"notes": notes} if notes else {}}
 
 
 def generated_expectations(c: Contract, extra_columns: tuple[str, ...] = ()) -> list[dict]:
@@ -90,6 +91,7 @@ def validate(cfg: Config, c: Contract, df, run_id: str, extra: list[dict] | None
         for e in generated_expectations(c, extra_columns) + hand_written(c) + (extra or []):
             suite.add_expectation_configuration(ExpectationConfiguration(
                 type=e["type"], kwargs=e["kwargs"], meta=e.get("meta") or {}))
+        suite.save()
         batch = (ctx.data_sources.add_spark("spark").add_dataframe_asset(name)
                  .add_batch_definition_whole_dataframe("run"))
         definition = ctx.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))

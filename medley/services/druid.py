@@ -83,9 +83,7 @@ def _prepare(cfg: Config):
 def services(cfg: Config) -> list[Service]:
     home = druid_build.artifact(cfg)
     conf = conf_dir(cfg)
-    env = {S3_ACCESS_KEY_ENV: cfg.s3_access_key, S3_SECRET_KEY_ENV: cfg.s3_secret_key,
-           # The AWS SDK wants a region even when every spec names its endpoint.
-           "AWS_REGION": cfg.get("storage.region")}
+    env = {S3_ACCESS_KEY_ENV: cfg.s3_access_key, S3_SECRET_KEY_ENV: cfg.s3_secret_key}
     found = []
     for name, directory, role, port_key in PROCESSES:
         port = cfg.port("druid", port_key)

@@ -49,6 +49,14 @@ class SilverResult:
     event_dates: list[str] = field(default_factory=list)
 
 
+def landing_dates_since(bronze: DataFrame, watermark) -> tuple[set[str], object]:
+    """Landing dates of bronze rows ingested after the watermark, and the new watermark."""
+    newer = bronze if watermark is None else bronze.where(F.col("ingested_at") > F.lit(watermark).cast("timestamp"))
+    rows = newer.groupBy("event_date").agg(F.max("ingested_at").alias("last")).collect()
+    latest = max((r["last"] for r in rows), default=None)
+    return {str(r["event_date"]) for r in rows}, (latest.isoformat() if latest else watermark)
+
+
 def with_landing_window_rule(parsed: DataFrame) -> DataFrame:
     outside = F.abs(F.datediff(F.col("event_date"), F.col("landing_date"))) > 1
     return parsed.withColumn("quarantine_reason", F.coalesce(
