@@ -20,6 +20,7 @@ COMMANDS = {
     "test": "medley.commands:test",
     "generate": "medley.generator.cli:run",
     "k8s": "medley.k8s.cli:run",
+    "superset": "medley.superset:run",
 }
 
 
@@ -54,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate", help="generate EventSim-format events")
     importlib.import_module("medley.generator.cli").add_arguments(p)
+
+    p = sub.add_parser("superset", help="Superset assets as code: provision, bundle, chart data")
+    importlib.import_module("medley.superset").add_arguments(p)
 
     p = sub.add_parser("k8s", help="a local Kubernetes control plane for chart tests")
     importlib.import_module("medley.k8s.cli").add_arguments(p)

@@ -68,7 +68,7 @@ class Config:
         if store.exists():
             known = dict(line.split("=", 1) for line in store.read_text().splitlines() if "=" in line)
         if name not in known:
-            known[name] = secrets.token_urlsafe(18)
+            known[name] = secrets.token_urlsafe(32)  # >= 32 bytes: Superset signs JWTs with it
             store.write_text("".join(f"{k}={v}\n" for k, v in known.items()))
             store.chmod(0o600)
         return known[name]
