@@ -83,7 +83,11 @@ def _prepare(cfg: Config):
 def services(cfg: Config) -> list[Service]:
     home = druid_build.artifact(cfg)
     conf = conf_dir(cfg)
-    env = {S3_ACCESS_KEY_ENV: cfg.s3_access_key, S3_SECRET_KEY_ENV: cfg.s3_secret_key}
+    env = {S3_ACCESS_KEY_ENV: cfg.s3_access_key, S3_SECRET_KEY_ENV: cfg.s3_secret_key,
+           # Required even though every spec names its signing region: without it the AWS SDK asks
+           # EC2 instance metadata for a region when a task with an S3 input source is read, and
+           # retries for minutes (the task then never starts).
+           "AWS_REGION": cfg.get("storage.region")}
     found = []
     for name, directory, role, port_key in PROCESSES:
         port = cfg.port("druid", port_key)
