@@ -95,7 +95,8 @@ def where_to_look(cfg: Config) -> str:
         "Where to look:",
         f"  Superset  http://127.0.0.1:{superset_port}/  login {cfg.get('services.superset.admin_user')} / "
         f"{cfg.secret('superset_admin_password')}  (dashboards: Charts -> 'Listens by state')",
-        f"  Druid     http://127.0.0.1:{cfg.port('druid', 'router_port')}/  (console; Query tab runs SQL)",
+        f"  Druid     http://127.0.0.1:{cfg.port('druid', 'router_port')}/druid/v2/sql  (SQL API; e.g. "
+        "curl -H 'Content-Type: application/json' -d '{\"query\":\"SELECT * FROM agg_listens_hourly LIMIT 5\"}')",
         f"  MinIO     http://127.0.0.1:{cfg.port('minio', 'console_port')}/  login {cfg.s3_access_key} / "
         f"{cfg.s3_secret_key}  (bucket {cfg.get('storage.bucket')}: landing/, lakehouse/, quality/)",
         f"  Stop everything: python3 -m medley down   (data stays in {cfg.data_dir})",

@@ -25,9 +25,6 @@ PROCESSES = [
     ("druid-router", "router", "router", "router_port"),
 ]
 TASK_SLOTS = 100
-# Derby's port is not in medley.yaml yet: default it beside the coordinator's (1527 for 8081), so a
-# second instance with shifted ports (the tests') gets its own.
-DERBY_OFFSET = 8081 - 1527
 # Druid reads the S3 credentials from these variables (EnvironmentVariablePasswordProvider in the
 # ingestion spec), so they never appear in a task payload; medley.druid uses the same names.
 S3_ACCESS_KEY_ENV = "MEDLEY_S3_ACCESS_KEY"
@@ -41,7 +38,7 @@ def conf_dir(cfg: Config) -> Path:
 def values(cfg: Config) -> dict[str, str]:
     ports = {key: cfg.port("druid", key) for *_, key in PROCESSES}
     task_start = cfg.port("druid", "task_port_start")
-    metadata = cfg.get("services.druid.metadata_port") or ports["coordinator_port"] - DERBY_OFFSET
+    metadata = cfg.port("druid", "metadata_port")
     return {**{k: str(v) for k, v in ports.items()},
             "druid_home": str(druid_build.artifact(cfg)),
             "data_dir": str(cfg.data_dir / "druid"),

@@ -79,7 +79,7 @@ def quarantine_reason(spec: FieldSpec) -> Column:
     if "duration" in kinds or "length" in kinds:
         length_key = "duration" if "duration" in kinds else "length"
         rules.append(_rule("negative_duration", typed(length_key, "double") < 0))
-    rules.append(_rule("negative_id", F.greatest(*[F.coalesce(typed(k, "long"), F.lit(0)) for k in
+    rules.append(_rule("negative_id", F.least(*[F.coalesce(typed(k, "long"), F.lit(0)) for k in
                                                     ("sessionId", "itemInSession", "userId")
                                                     if k in kinds]) < 0))
     rules += [_rule("ts_out_of_range", ts_ms < MIN_TS_MS),

@@ -1,0 +1,73 @@
+"""Silver parsers on tiny inputs: the bad-input corpus is quarantined with the right reason, good
+lines (including Fluent Bit wrapped ones) are parsed into the contract's types."""
+
+from datetime import datetime
+
+import pytest
+from pyspark.sql import functions as F
+
+from medley.contracts import contract
+from spark.bronze.events import split_lines, to_bronze
+from spark.silver import run as silver
+from corpus import BAD_LINES, GOOD_LINES
+
+INGESTED = datetime(2025, 11, 2, 12, 0)
+
+
+def bronze_of(spark, lines):
+    """(stream, line) pairs -> bronze rows, one landing object per line."""
+    rows = [(f"s3a://b/landing/{stream}/event_date=2025-11-02/event_hour=00/o{i}.jsonl.gz", line)
+            for i, (stream, line, *_) in enumerate(lines)]
+    objects = spark.createDataFrame(rows, "file_path string, value string")
+    return to_bronze(split_lines(objects), "b", "run", INGESTED)
+
+
+def test_every_bad_line_is_quarantined_with_its_reason(spark):
+    parsed = silver.parse_all(bronze_of(spark, BAD_LINES))
+    quarantined = {}
+    for frame in parsed.values():
+        for r in silver.to_quarantine(frame).collect():
+            quarantined[r.raw_record] = r.reason
+    assert len(BAD_LINES) >= 10
+    for stream, line, reason in BAD_LINES:
+        assert quarantined.get(line) == reason, (stream, line)
+
+
+def test_good_lines_parse_to_the_contract(spark):
+    parsed = silver.parse_all(bronze_of(spark, GOOD_LINES))
+    listens = parsed["listen_events"].where(F.col("quarantine_reason").isNull())
+    assert listens.count() == 2
+    row = contract("silver/listen_events").conform(listens).orderBy("item_in_session").first()
+    assert row.user_id == 730 and row.zip == "92806" and row.duration_s == pytest.approx(210.33751)
+    assert row.event_at == datetime(2025, 11, 2, 0, 0) and str(row.event_date) == "2025-11-02"
+    assert parsed["page_view_events"].where(F.col("quarantine_reason").isNull()).count() == 1
+
+
+def test_same_event_has_the_same_key_in_every_stream(spark):
+    line = GOOD_LINES[1][1]
+    parsed = silver.parse_all(bronze_of(spark, [("listen_events", line), ("page_view_events", line)]))
+    listen_key = parsed["listen_events"].first().event_key
+    assert listen_key == silver.parse_all(bronze_of(spark, [("listen_events", line)]))["listen_events"].first().event_key
+
+
+def test_duplicates_keep_the_first_delivery(spark):
+    line = GOOD_LINES[2][1]
+    parsed = silver.parse_all(bronze_of(spark, [("page_view_events", line)] * 3))["page_view_events"]
+    kept, dupes = silver.deduplicate(parsed.where(F.col("quarantine_reason").isNull()))
+    assert kept.count() == 1 and dupes.count() == 2
+    assert kept.first().source_object.endswith("o0.jsonl.gz")
+
+
+def test_interana_lines_feed_page_views_listens_and_auth(spark):
+    login = ('{"ts":1762041600000,"userId":"","sessionId":9,"page":"Login","auth":"Logged Out",'
+             '"method":"PUT","status":307,"level":"free","itemInSession":0}')
+    after = ('{"ts":1762041601000,"userId":"7","sessionId":9,"page":"NextSong","auth":"Logged In",'
+             '"method":"PUT","status":200,"level":"free","itemInSession":1,"location":"Racine, WI",'
+             '"userAgent":"x","lastName":"L","firstName":"F","registration":1700000000000,"gender":"F",'
+             '"artist":"A","song":"S","length":100.5}')
+    parsed = silver.parse_all(bronze_of(spark, [("interana_events", login), ("interana_events", after)]))
+    assert parsed["page_view_events"].where(F.col("quarantine_reason").isNull()).count() == 2
+    listen = parsed["listen_events"].first()
+    assert (listen.user_id, listen.city, listen.state_code, listen.duration_s) == (7, "Racine", "WI", 100.5)
+    auth = parsed["auth_events"].collect()
+    assert len(auth) == 1 and auth[0].is_success is True
