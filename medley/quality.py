@@ -20,7 +20,6 @@ from medley.contracts import Contract
 from medley.errors import GateFailed
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("TQDM_DISABLE", "1")   # GE progress bars drown the run summary
 SPARK_TYPE_NAMES = {"string": "StringType", "long": "LongType", "int": "IntegerType",
                     "double": "DoubleType", "boolean": "BooleanType", "timestamp": "TimestampType",
                     "date": "DateType"}
@@ -82,10 +81,13 @@ def validate(cfg: Config, c: Contract, df, run_id: str, extra: list[dict] | None
              extra_columns: tuple[str, ...] = ()) -> GateResult:
     """Validate df against the table's suite; save the result and Data Docs to the object store."""
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     with tempfile.TemporaryDirectory(prefix="medley-gx-") as tmp:
         ctx = gx.get_context(mode="file", project_root_dir=tmp)
+        # progress bars per metric drown the run summary
+        ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
         name = f"{c.layer}.{c.name}"
         suite = ctx.suites.add(gx.ExpectationSuite(name=name))
         for e in generated_expectations(c, extra_columns) + hand_written(c) + (extra or []):

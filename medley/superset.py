@@ -30,7 +30,7 @@ ASSETS = REPO_ROOT / "superset"
 EXPORT_VERSION = "1.0.0"
 NAMESPACE = uuid.UUID("6f1d7c9e-2b7a-4e0c-9a51-3d2f0c8e5b41")  # fixed: uuids must not change
 # Gold contract types -> the SQL types Druid reports for them.
-SQL_TYPES = {"timestamp": "TIMESTAMP", "string": "VARCHAR", "long": "BIGINT", "double": "DOUBLE",
+SQL_TYPES = {"timestamp": "TIMESTAMP", "string": "VARCHAR", "long": "BIGINT", "int": "BIGINT", "double": "DOUBLE",
              "boolean": "BOOLEAN"}
 
 
@@ -62,12 +62,28 @@ def _database(cfg: Config, spec: dict) -> dict:
     }
 
 
+def served_columns(table_name: str) -> list[dict]:
+    """A Druid datasource's columns as Superset sees them: __time, then the Druid spec's dimensions
+    and metrics, typed and described by the gold contract (one source of truth, no copy here)."""
+    from medley import druid
+    from medley.contracts import contract
+
+    gold = contract(f"gold/{table_name}")
+    schema = druid.load_spec(table_name)["spec"]["dataSchema"]
+    time_col = gold.column(schema["timestampSpec"]["column"])
+    names = [d if isinstance(d, str) else d["name"] for d in schema["dimensionsSpec"]["dimensions"]]
+    names += [m["name"] for m in schema["metricsSpec"] if m["type"] != "count"]
+    return [{"name": "__time", "type": "timestamp", "description": time_col.description}] + [
+        {"name": n, "type": gold.column(n).type, "description": gold.column(n).description or None}
+        for n in names]
+
+
 def _dataset(spec: dict, databases: set[str], where: str) -> dict:
     if spec["database"] not in databases:
         raise MedleyError(f"{where}: unknown database '{spec['database']}'",
                           f"use one of {sorted(databases)} (superset/databases/*.yml)")
     columns = []
-    for col in spec["columns"]:
+    for col in spec.get("columns") or served_columns(spec["table_name"]):
         if col["type"] not in SQL_TYPES:
             raise MedleyError(f"{where}: column {col['name']} has unknown type '{col['type']}'",
                               f"use one of {sorted(SQL_TYPES)}")
