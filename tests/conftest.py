@@ -34,14 +34,14 @@ TEST_ENV = {
 }
 
 
-def test_env() -> dict[str, str]:
+def instance_env() -> dict[str, str]:
     """Environment of the test instance (for subprocesses such as `python -m medley run`)."""
     return {**os.environ, **TEST_ENV, "MEDLEY_CONFIG": str(config.REPO_ROOT / "medley.yaml")}
 
 
 @pytest.fixture(scope="session")
 def test_cfg() -> config.Config:
-    return config.load(test_env())
+    return config.load(instance_env())
 
 
 @pytest.fixture(scope="session")
