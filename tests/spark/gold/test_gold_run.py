@@ -20,10 +20,10 @@ DAY1 = {
     "status_change_events": [{"event_at": "2026-01-01 10:30:00", "user_id": 7, "session_id": 1}],
 }
 DAY2 = {
-    "page_view_events": [{"event_at": "2026-01-03 08:00:00", "user_id": 7, "session_id": 3},
+    "page_view_events": [{"event_at": "2026-01-03 08:00:00", "user_id": 7, "session_id": 3, "level": "paid"},
                          {"event_at": "2026-01-03 09:00:00", "user_id": 8, "session_id": 4, "city": "Reno",
                           "state_code": "NV", "zip": "89501"}],
-    "listen_events": [{"event_at": "2026-01-03 08:00:00", "user_id": 7, "session_id": 3,
+    "listen_events": [{"event_at": "2026-01-03 08:00:00", "user_id": 7, "session_id": 3, "level": "paid",
                        "artist": "Nobody Known", "song": "Demo"}],
     "auth_events": [],
     "status_change_events": [],
