@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from medley.contracts import contract
@@ -11,7 +11,7 @@ from spark.gold.constants import CANCEL_PAGE, DOWNGRADE, UPGRADE
 CONTRACT = contract("gold/agg_subscription_changes_daily")
 
 
-def _count_where(condition) -> F.Column:
+def _count_where(condition: Column) -> Column:
     return F.count(F.when(condition, F.lit(1)))
 
 
