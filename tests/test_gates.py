@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import instance_env
+from instance import instance_env
 from corpus import BAD_LINES, GOOD_LINES
 from medley import config, pipeline, state, storage
 from medley.errors import ExitCode, GateFailed

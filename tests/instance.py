@@ -1,0 +1,33 @@
+"""The test instance of Medley: its own ports, data and state directories, so tests never touch a
+running demo. Shared by tests/conftest.py and tests that need a variant of its configuration."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from medley import config
+
+TEST_HOME = Path(os.environ.get("MEDLEY_TEST_HOME", "~/.local/share/medley-test")).expanduser()
+# Ports of the test instance: the defaults + 10000, so tests and a running demo never collide.
+TEST_ENV = {
+    "MEDLEY_PATHS__DATA_DIR": str(TEST_HOME / "data"),
+    "MEDLEY_PATHS__STATE_DIR": str(TEST_HOME / "state"),
+    "MEDLEY_STORAGE__ENDPOINT": "http://127.0.0.1:19000",
+    "MEDLEY_SERVICES__MINIO__PORT": "19000",
+    "MEDLEY_SERVICES__MINIO__CONSOLE_PORT": "19001",
+    "MEDLEY_SERVICES__ZOOKEEPER__PORT": "12181",
+    "MEDLEY_SERVICES__DRUID__COORDINATOR_PORT": "18081",
+    "MEDLEY_SERVICES__DRUID__METADATA_PORT": "11527",
+    "MEDLEY_SERVICES__DRUID__BROKER_PORT": "18082",
+    "MEDLEY_SERVICES__DRUID__HISTORICAL_PORT": "18083",
+    "MEDLEY_SERVICES__DRUID__MIDDLEMANAGER_PORT": "18091",
+    "MEDLEY_SERVICES__DRUID__ROUTER_PORT": "18888",
+    "MEDLEY_SERVICES__DRUID__TASK_PORT_START": "18100",
+    "MEDLEY_SERVICES__SUPERSET__PORT": "18088",
+}
+
+
+def instance_env() -> dict[str, str]:
+    """Environment of the test instance (for subprocesses such as `python -m medley run`)."""
+    return {**os.environ, **TEST_ENV, "MEDLEY_CONFIG": str(config.REPO_ROOT / "medley.yaml")}
