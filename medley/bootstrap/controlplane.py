@@ -70,7 +70,7 @@ def build(cfg: Config) -> None:
     out = bin_dir(cfg)
     out.mkdir(parents=True, exist_ok=True)
     log = cfg.state_dir / "logs" / "bootstrap-controlplane.log"
-    # Own GOCACHE: Kubernetes' ~2 GB of build objects stay in one place, and deleting
+    # Own GOCACHE: Kubernetes' ~4 GB of build objects stay in one place, and deleting
     # cache_dir/controlplane gives a true cold build.
     env = {**os.environ, "CGO_ENABLED": "0", "GOTOOLCHAIN": "local",
            "GOCACHE": str(cfg.cache_dir / "controlplane" / "go-build"),
