@@ -10,7 +10,7 @@ import pytest
 from medley import REPO_ROOT
 from medley.cli import main
 
-SAMPLES = REPO_ROOT.parent / "shared" / "eventsim" / "samples"
+SAMPLES = REPO_ROOT / "tests" / "data" / "eventsim_samples"   # real EventSim output (NOTICE there)
 VIIRYA_STREAMS = ("page_view_events", "listen_events", "auth_events", "status_change_events")
 ACCEPTANCE = ["--start-time", "2026-11-01T00:00:00", "--end-time", "2026-11-02T00:00:00",
               "--nusers", "2000", "--randomseed", "7"]
