@@ -25,6 +25,9 @@ TEST_ENV = {
     "MEDLEY_SERVICES__DRUID__ROUTER_PORT": "18888",
     "MEDLEY_SERVICES__DRUID__TASK_PORT_START": "18100",
     "MEDLEY_SERVICES__SUPERSET__PORT": "18088",
+    # tests use tiny inputs: few shuffle partitions keep each Spark job (and Delta commit) cheap
+    "MEDLEY_SPARK__SHUFFLE_PARTITIONS": "2",
+    "MEDLEY_SPARK__DRIVER_MEMORY": "2g",
 }
 
 

@@ -11,7 +11,7 @@ import requests
 from medley import druid
 from medley.config import Config
 
-COLUMNS = (("song", "string"), ("artist", "string"), ("state", "string"), ("level", "string"),
+COLUMNS = (("song", "string"), ("artist", "string"), ("state_code", "string"), ("level", "string"),
            ("gender", "string"), ("listen_count", "long"), ("listen_seconds", "double"))
 
 

@@ -19,15 +19,15 @@ pytestmark = pytest.mark.services
 TEST_TABLE = "medley_test_listens_hourly"
 # Tiny hand-made gold rows: 3 states over 2 hours.
 ROWS = [
-    {"hour": "2026-01-01T10:00:00Z", "song": "A", "artist": "X", "state": "CA", "level": "paid",
+    {"hour": "2026-01-01T10:00:00Z", "song": "A", "artist": "X", "state_code": "CA", "level": "paid",
      "gender": "F", "listen_count": 5, "listen_seconds": 1000.5},
-    {"hour": "2026-01-01T10:00:00Z", "song": "B", "artist": "Y", "state": "NY", "level": "free",
+    {"hour": "2026-01-01T10:00:00Z", "song": "B", "artist": "Y", "state_code": "NY", "level": "free",
      "gender": "M", "listen_count": 2, "listen_seconds": 410.0},
-    {"hour": "2026-01-01T11:00:00Z", "song": "A", "artist": "X", "state": "CA", "level": "free",
+    {"hour": "2026-01-01T11:00:00Z", "song": "A", "artist": "X", "state_code": "CA", "level": "free",
      "gender": "M", "listen_count": 3, "listen_seconds": 600.25},
-    {"hour": "2026-01-01T11:00:00Z", "song": "C", "artist": "Z", "state": "TX", "level": "paid",
+    {"hour": "2026-01-01T11:00:00Z", "song": "C", "artist": "Z", "state_code": "TX", "level": "paid",
      "gender": "F", "listen_count": 7, "listen_seconds": 1500.0},
-    {"hour": "2026-01-01T11:00:00Z", "song": "B", "artist": "Y", "state": "NY", "level": "paid",
+    {"hour": "2026-01-01T11:00:00Z", "song": "B", "artist": "Y", "state_code": "NY", "level": "paid",
      "gender": "F", "listen_count": 1, "listen_seconds": 200.0},
 ]
 
@@ -52,7 +52,8 @@ def druid_assets(live_cfg, tmp_path_factory) -> Path:
     (root / "datasets").mkdir()
     (root / "charts").mkdir()
     dataset = yaml.safe_load((assets_lib.ASSETS / "datasets" / "agg_listens_hourly.yml").read_text())
-    (root / "datasets" / f"{TEST_TABLE}.yml").write_text(yaml.safe_dump({**dataset, "table_name": TEST_TABLE}))
+    (root / "datasets" / f"{TEST_TABLE}.yml").write_text(yaml.safe_dump(
+        {**dataset, "table_name": TEST_TABLE, "columns": assets_lib.served_columns("agg_listens_hourly")}))
     for chart in (assets_lib.ASSETS / "charts").glob("*.yml"):
         spec = yaml.safe_load(chart.read_text())
         spec.update(dataset=TEST_TABLE, slice_name=f"medley test: {spec['slice_name']}")
@@ -66,11 +67,11 @@ def test_listens_by_state_matches_druid(live_cfg, druid_assets):
     rows = assets_lib.chart_data(live_cfg, "medley test: Listens by state")
     expected = Counter()
     for r in ROWS:
-        expected[r["state"]] += r["listen_count"]
-    assert {r["state"]: r["listens"] for r in rows} == dict(expected)
+        expected[r["state_code"]] += r["listen_count"]
+    assert {r["state_code"]: r["listens"] for r in rows} == dict(expected)
     assert [r["listens"] for r in rows] == sorted(expected.values(), reverse=True)
-    in_druid = druid.sql(live_cfg, f'SELECT state, SUM(listen_count) AS n FROM "{TEST_TABLE}" GROUP BY 1')
-    assert {r["state"]: r["n"] for r in in_druid} == dict(expected)
+    in_druid = druid.sql(live_cfg, f'SELECT state_code, SUM(listen_count) AS n FROM "{TEST_TABLE}" GROUP BY 1')
+    assert {r["state_code"]: r["n"] for r in in_druid} == dict(expected)
 
 
 def test_listens_per_hour_matches_druid(live_cfg, druid_assets):
