@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from medley import landing, storage
@@ -34,13 +34,16 @@ class BronzeResult:
         return {landing.parse_key(k)["event_date"] for k in self.new_objects}
 
 
-def split_lines(objects: DataFrame) -> DataFrame:
-    """(value = whole object text, file_path) -> one row per non-empty line, numbered from 1."""
-    return (objects
-            .select(F.col("file_path"), F.posexplode(F.split(F.col("value"), "\n")).alias("pos", "line"))
-            .where(F.length(F.trim(F.col("line"))) > 0)
-            .select(F.col("file_path"), (F.col("pos") + 1).alias("line_number"),
-                    F.col("line").alias("raw_record")))
+def split_lines(lines: DataFrame) -> DataFrame:
+    """(file_path, value = one line, in file order) -> non-empty lines numbered from 1 per object.
+    A gzip object is not splittable, so one task reads it front to back and the increasing id
+    follows the line order."""
+    in_file_order = Window.partitionBy("file_path").orderBy("read_order")
+    return (lines
+            .select(F.col("file_path"), F.col("value"), F.monotonically_increasing_id().alias("read_order"))
+            .select(F.col("file_path"), F.row_number().over(in_file_order).cast("long").alias("line_number"),
+                    F.col("value").alias("raw_record"))
+            .where(F.length(F.trim(F.col("raw_record"))) > 0))
 
 
 def to_bronze(lines: DataFrame, bucket: str, run_id: str, ingested_at: datetime) -> DataFrame:
@@ -84,10 +87,9 @@ def run(spark: SparkSession, cfg: Config) -> BronzeResult:
     result.new_objects = sorted(k for k in candidates if k not in done)
     if not result.new_objects:
         return result
-    objects = (spark.read.option("wholetext", True)
-               .text([storage.uri(cfg, k) for k in result.new_objects])
-               .select(F.col("value"), F.col("_metadata.file_path").alias("file_path")))
-    rows = to_bronze(split_lines(objects), cfg.get("storage.bucket"), result.run_id,
+    lines = (spark.read.text([storage.uri(cfg, k) for k in result.new_objects])
+             .select(F.col("value"), F.col("_metadata.file_path").alias("file_path")))
+    rows = to_bronze(split_lines(lines), cfg.get("storage.bucket"), result.run_id,
                      datetime.now(timezone.utc).replace(tzinfo=None))
     append(rows, location, CONTRACT.partition_by)
     counts = (spark.read.format("delta").load(location)
