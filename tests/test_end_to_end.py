@@ -79,7 +79,8 @@ def test_every_layer_reconciles(first_run):
     for row in report.reconciliation:
         assert row["bronze"] == row["silver"] + row["quarantined"] + row["duplicates"], row
         assert row["gold"] == row["silver_total"], row
-        assert row["silver"] > 0, row
+    # a day of 300 users may hold no subscription change; listens and page views it always holds
+    assert all(r["silver"] > 0 for r in report.reconciliation if r["stream"].startswith(("listen", "page")))
 
 
 def test_every_gate_ran_and_passed(first_run):
