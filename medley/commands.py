@@ -50,7 +50,7 @@ def run_pipeline(cfg: Config, args) -> int:
 
 
 def demo_input(cfg: Config) -> Path:
-    """A day of generated events in both dialects, plus EventSim's real samples when present."""
+    """A day of generated events in both dialects, plus real EventSim output (tests/data)."""
     import shutil
 
     from medley import REPO_ROOT
@@ -67,8 +67,8 @@ def demo_input(cfg: Config) -> Path:
     if (target / "interana_events").exists():
         shutil.move(str(target / "interana_events"), str(out / "interana_events"))
         shutil.rmtree(target)
-    samples = REPO_ROOT.parent / "shared" / "eventsim" / "samples"
-    for path in sorted(samples.rglob("*")) if samples.exists() else []:
+    samples = REPO_ROOT / "tests" / "data" / "eventsim_samples"
+    for path in sorted(p for p in samples.rglob("*") if p.name != "NOTICE"):
         if path.is_file():
             shutil.copy(path, out / f"sample-{path.parent.name}-{path.name}")
     return out
