@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -44,3 +45,12 @@ def run_logged(argv: Sequence[str], log: Path, *, cwd: Path | None = None,
     if code != 0:
         raise MedleyError(f"{what or argv[0]} failed (exit {code}); last lines of {log}:\n{tail(log)}",
                           f"read {log}")
+
+
+def go_install(module: str, version: str, bin_dir: Path, log: Path) -> None:
+    """`go install module@version` into bin_dir as a static binary (CGO off: nothing from the host)."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "GOBIN": str(bin_dir), "CGO_ENABLED": "0", "GOTOOLCHAIN": "local",
+           "GOFLAGS": "-trimpath"}
+    run_logged([require("go"), "install", f"{module}@{version}"], log, env=env,
+               what=f"go install {module}@{version}")

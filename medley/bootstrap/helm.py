@@ -6,12 +6,11 @@ Kubernetes capabilities from debug.BuildInfo, so `helm template`/`lint` behave l
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from medley.bootstrap import files_digest
 from medley.config import Config
-from medley.proc import require, run_logged
+from medley.proc import go_install
 
 NAME = "helm"
 DESCRIPTION = "Helm 4 CLI (go install from the Go module proxy)"
@@ -29,11 +28,4 @@ def artifact(cfg: Config) -> Path:
 
 
 def build(cfg: Config) -> None:
-    go = require("go")
-    bin_dir = artifact(cfg).parent
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    # CGO off: a static binary that needs nothing from the host at run time.
-    env = {**os.environ, "GOBIN": str(bin_dir), "CGO_ENABLED": "0",
-           "GOTOOLCHAIN": "local"}
-    run_logged([go, "install", f"{MODULE}@{VERSION}"], cfg.state_dir / "logs" / "bootstrap-helm.log",
-               env=env, what=f"go install {MODULE}@{VERSION}")
+    go_install(MODULE, VERSION, artifact(cfg).parent, cfg.state_dir / "logs" / "bootstrap-helm.log")

@@ -4,11 +4,10 @@ The Go proxy no longer serves the last RELEASE tag by name, so we pin the pseudo
 final commit on the archived main branch (2026-02-12; code identical to the last release line).
 """
 
-import os
 from pathlib import Path
 
 from medley.config import Config
-from medley.proc import require, run_logged
+from medley.proc import go_install
 
 NAME = "minio"
 DESCRIPTION = "MinIO server (go install, a few minutes the first time)"
@@ -25,8 +24,4 @@ def artifact(cfg: Config) -> Path:
 
 
 def build(cfg: Config) -> None:
-    out = artifact(cfg).parent
-    out.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "GOBIN": str(out), "CGO_ENABLED": "0", "GOFLAGS": "-trimpath"}
-    run_logged([require("go"), "install", f"{MODULE}@{VERSION}"],
-               cfg.state_dir / "logs" / "bootstrap-minio.log", env=env, what="go install minio")
+    go_install(MODULE, VERSION, artifact(cfg).parent, cfg.state_dir / "logs" / "bootstrap-minio.log")
