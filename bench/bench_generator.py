@@ -18,22 +18,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from argparse import Namespace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from medley.config import load  # noqa: E402
 from medley.generator import engine  # noqa: E402
-from medley.generator.options import resolve  # noqa: E402
+from bench._generate import options  # noqa: E402
 
 
 def one_run(binary: Path, users: int, days: int, out: Path) -> dict:
-    args = Namespace(config=None, start_time="2026-11-02T00:00:00", end_time=None, from_days=None, to_days=None,
-                     nusers=users, growth_rate=None, attrition_rate=None, userid=None, randomseed=1, tag=None,
-                     continuous=False, dialect="viirya")
-    args.end_time = f"2026-11-{2 + days:02d}T00:00:00"
-    argv = [str(binary), *resolve(args).engine_args(), "-out", str(out)]
+    opts = options(users, "2026-11-02T00:00:00", f"2026-11-{2 + days:02d}T00:00:00")
+    argv = [str(binary), *opts.engine_args(), "-out", str(out)]
     if shutil.which("taskset"):
         argv = ["taskset", "-c", "0", *argv]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -183,7 +183,8 @@ def run(cfg: Config, input_dir: Path | None = None, stop_after: str | None = Non
     with timed("bronze") as t:
         bronze = bronze_job.run(spark, cfg)
         t.note = f"{len(bronze.new_objects)} new objects, {sum(bronze.rows_by_stream.values())} lines"
-        if bronze.new_objects:
+    if bronze.new_objects:
+        with timed("bronze gate"):
             gate_bronze(spark, cfg, report, bronze.run_id)
     if stop_after == "bronze":
         return report
@@ -193,21 +194,24 @@ def run(cfg: Config, input_dir: Path | None = None, stop_after: str | None = Non
                                     if bronze_rows is not None else (set(), None))
         silver = silver_job.run(spark, cfg, landing_dates)
         t.note = f"landing dates {_span(silver.landing_dates)}, event dates {_span(silver.event_dates)}"
-        if silver.landing_dates:
+    if silver.landing_dates:
+        with timed("silver gates"):
             gate_silver(spark, cfg, report, silver.landing_dates, silver.event_dates)
-            state.add_pending(cfg, "gold", silver.event_dates)
-            state.set_silver_watermark(cfg, watermark)
+        state.add_pending(cfg, "gold", silver.event_dates)
+        state.set_silver_watermark(cfg, watermark)
     if stop_after == "silver":
         return report
+    gold_dates = state.pending(cfg, "gold")
     with timed("gold") as t:
         from spark.gold import run as gold_job
 
-        gold_dates = state.pending(cfg, "gold")
         t.note = f"event dates {_span(gold_dates)}"
         if gold_dates:
             gold_job.run(spark, cfg, set(gold_dates))
+    if gold_dates:
+        with timed("gold gates"):
             gate_gold(spark, cfg, report, gold_dates)
-            state.done(cfg, "gold", gold_dates, hand_to="druid")
+        state.done(cfg, "gold", gold_dates, hand_to="druid")
     with timed("reconcile") as t:
         report.reconciliation = reconcile(spark, cfg)
         broken = [r for r in report.reconciliation if not (r["bronze_ok"] and r["gold_ok"])]

@@ -79,7 +79,36 @@ def _describe(exp_result) -> str:
 
 def validate(cfg: Config, c: Contract, df, run_id: str, extra: list[dict] | None = None,
              extra_columns: tuple[str, ...] = ()) -> GateResult:
-    """Validate df against the table's suite; save the result and Data Docs to the object store."""
+    """Validate df against the table's suite; save the result and Data Docs to the object store.
+
+    The suite runs first without sample unexpected values (GE's query for them is a full scan per
+    expectation when nothing is unexpected; a limit of 0 lets Spark skip it); only a failed suite
+    runs again with samples, so the saved result shows which values were wrong.
+    """
+    from pyspark import StorageLevel
+
+    expectations = generated_expectations(c, extra_columns) + hand_written(c) + (extra or [])
+    df = df.persist(StorageLevel.MEMORY_AND_DISK)   # every expectation scans it
+    try:
+        validation, docs = _run_suite(c, expectations, df, samples=0)
+        if not validation.success:
+            validation, docs = _run_suite(c, expectations, df, samples=20)
+    finally:
+        df.unpersist()
+    prefix = cfg.get("storage.quality_prefix")
+    key = f"{prefix}/runs/{run_id}/{c.layer}/{c.name}.json"
+    storage.put_bytes(cfg, key, json.dumps(validation.to_json_dict(), indent=1, default=str).encode(),
+                      "application/json")
+    for name, data in docs.items():
+        storage.put_bytes(cfg, f"{prefix}/data_docs/{name}", data,
+                          "text/html" if name.endswith(".html") else "application/octet-stream")
+    return GateResult(table=c.table, success=bool(validation.success), evaluated=len(validation.results),
+                      failed=[_describe(r) for r in validation.results if not r.success],
+                      result_uri=storage.uri(cfg, key, "s3"))
+
+
+def _run_suite(c: Contract, expectations: list[dict], df, samples: int):
+    """One checkpoint run in a throw-away GE project: (validation result, Data Docs files)."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
@@ -90,7 +119,7 @@ def validate(cfg: Config, c: Contract, df, run_id: str, extra: list[dict] | None
         ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
         name = f"{c.layer}.{c.name}"
         suite = ctx.suites.add(gx.ExpectationSuite(name=name))
-        for e in generated_expectations(c, extra_columns) + hand_written(c) + (extra or []):
+        for e in expectations:
             suite.add_expectation_configuration(ExpectationConfiguration(
                 type=e["type"], kwargs=e["kwargs"], meta=e.get("meta") or {}))
         suite.save()
@@ -100,21 +129,11 @@ def validate(cfg: Config, c: Contract, df, run_id: str, extra: list[dict] | None
         checkpoint = ctx.checkpoints.add(gx.Checkpoint(
             name=f"gate-{name}", validation_definitions=[definition],
             actions=[gx.checkpoint.UpdateDataDocsAction(name="docs")],
-            result_format={"result_format": "SUMMARY"}))
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": samples}))
         run = checkpoint.run(batch_parameters={"dataframe": df})
-        validation = next(iter(run.run_results.values()))
-        failed = [_describe(r) for r in validation.results if not r.success]
-        prefix = f"{cfg.get('storage.quality_prefix')}/runs/{run_id}"
-        key = f"{prefix}/{c.layer}/{c.name}.json"
-        storage.put_bytes(cfg, key, json.dumps(validation.to_json_dict(), indent=1, default=str).encode(),
-                          "application/json")
-        docs = Path(tmp) / "gx" / "uncommitted" / "data_docs" / "local_site"
-        for f in docs.rglob("*") if docs.exists() else []:
-            if f.is_file():
-                storage.put_bytes(cfg, f"{cfg.get('storage.quality_prefix')}/data_docs/{f.relative_to(docs)}",
-                                  f.read_bytes(), "text/html" if f.suffix == ".html" else "application/octet-stream")
-    return GateResult(table=c.table, success=bool(run.success), evaluated=len(validation.results),
-                      failed=failed, result_uri=storage.uri(cfg, key, "s3"))
+        site = Path(tmp) / "gx" / "uncommitted" / "data_docs" / "local_site"
+        docs = {str(f.relative_to(site)): f.read_bytes() for f in site.rglob("*") if f.is_file()}
+    return next(iter(run.run_results.values())), docs
 
 
 def require_pass(result: GateResult) -> None:

@@ -43,6 +43,9 @@ def session(cfg: Config, app_name: str = "medley"):
     conf = {
         "spark.jars": jars,
         "spark.sql.shuffle.partitions": str(cfg.get("spark.shuffle_partitions", 200)),
+        # Delta rebuilds a table's state from its log with a shuffle of 50 partitions by default:
+        # on a few cores that made every replaceWhere cost ~10 s; the log is small, size it alike.
+        "spark.databricks.delta.snapshotPartitions": str(cfg.get("spark.shuffle_partitions", 200)),
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.sql.session.timeZone": "UTC",

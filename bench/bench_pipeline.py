@@ -1,0 +1,219 @@
+"""Pipeline speed: events/s from landing to gold, next to DuckDB doing the core of the same work,
+and the cost of one incremental hour after 1 day vs 30 days of history.
+
+    ~/.cache/medley/venvs/pipeline/bin/python bench/bench_pipeline.py [--events 1000000 10000000]
+        [--history-days 1 30] [--history-users 3000]
+
+Runs on its own instance (ports +20000, data under ~/.local/share/medley-bench, one bucket per
+scenario) against a real MinIO, so a running demo or test instance is never touched. Throughput:
+the generator writes one day of viirya stream files (users scaled to the wanted number of lines);
+Medley lands them in MinIO and runs bronze -> silver -> gold with every gate; DuckDB (threads =
+Spark's cores) reads the same files, types and de-duplicates all four streams on the event key,
+and aggregates listens by hour x song x artist x state. Both results are compared, so a fast but
+wrong run shows. Incremental: after the history has gone through, one more hour is generated,
+landed and run, and that run's steps are timed.
+
+Prints a table; asserts nothing (speed is a measurement, not a test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._generate import options  # noqa: E402
+
+BENCH_HOME = Path(os.environ.get("MEDLEY_BENCH_HOME", "~/.local/share/medley-bench")).expanduser()
+BENCH_ENV = {
+    "MEDLEY_PATHS__DATA_DIR": str(BENCH_HOME / "data"),
+    "MEDLEY_PATHS__STATE_DIR": str(BENCH_HOME / "state"),
+    "MEDLEY_STORAGE__ENDPOINT": "http://127.0.0.1:29000",
+    "MEDLEY_SERVICES__MINIO__PORT": "29000",
+    "MEDLEY_SERVICES__MINIO__CONSOLE_PORT": "29001",
+}
+DAY, NEXT_DAY = "2026-11-01", "2026-11-02T00:00:00"   # the throughput day
+HOUR_AFTER_HISTORY = "2026-10-31T00:00:00"
+STREAMS = ("listen_events", "page_view_events", "auth_events", "status_change_events")
+# the columns DuckDB types per stream: what silver types for the aggregate and the event key
+COLUMNS = {
+    "listen_events": {"ts": "BIGINT", "userId": "BIGINT", "sessionId": "BIGINT", "itemInSession": "BIGINT",
+                      "artist": "VARCHAR", "song": "VARCHAR", "duration": "DOUBLE", "state": "VARCHAR",
+                      "level": "VARCHAR", "gender": "VARCHAR", "city": "VARCHAR", "zip": "VARCHAR"},
+    "page_view_events": {"ts": "BIGINT", "userId": "BIGINT", "sessionId": "BIGINT",
+                         "itemInSession": "BIGINT", "page": "VARCHAR", "method": "VARCHAR", "status": "INTEGER",
+                         "level": "VARCHAR", "auth": "VARCHAR", "state": "VARCHAR", "artist": "VARCHAR",
+                         "song": "VARCHAR", "duration": "DOUBLE"},
+    "auth_events": {"ts": "BIGINT", "userId": "BIGINT", "sessionId": "BIGINT", "itemInSession": "BIGINT",
+                    "level": "VARCHAR", "success": "BOOLEAN", "state": "VARCHAR"},
+    "status_change_events": {"ts": "BIGINT", "userId": "BIGINT", "sessionId": "BIGINT",
+                             "itemInSession": "BIGINT", "level": "VARCHAR", "state": "VARCHAR"},
+}
+
+
+def instance(bucket: str):
+    """Configuration of the bench instance writing to `bucket`."""
+    from medley import config
+
+    os.environ.update({**BENCH_ENV, "MEDLEY_STORAGE__BUCKET": bucket})
+    return config.load()
+
+
+def generate(cfg, users: int, start: str, end: str, out: Path, seed: int = 1) -> int:
+    """Stream files for the window into `out`; returns the number of lines written."""
+    from medley.generator import engine
+
+    summary = engine.to_files(cfg, options(users, start, end, seed), out)
+    return sum(summary["lines"].values())
+
+
+def medley_run(cfg, input_dir: Path) -> dict[str, float]:
+    """land -> bronze -> silver -> gold with gates; seconds per step."""
+    from medley import pipeline
+
+    report = pipeline.run(cfg, input_dir, stop_after="gold")
+    broken = [r for r in report.reconciliation if not (r["bronze_ok"] and r["gold_ok"])]
+    if broken:
+        raise SystemExit(f"bench: counts do not reconcile: {broken}")
+    return {name: seconds for name, seconds, _ in report.steps}
+
+
+def medley_listens(spark, cfg) -> dict:
+    from pyspark.sql import functions as F
+
+    from medley import storage
+    from medley.delta import read
+
+    hourly = read(spark, storage.table_uri(cfg, "gold.agg_listens_hourly"))
+    groups = hourly.groupBy("event_hour", "song", "artist", "state_code").agg(
+        F.sum("listen_count").alias("n"), F.sum("listen_seconds").alias("s"))
+    row = groups.agg(F.count(F.lit(1)).alias("groups"), F.sum("n").alias("listens"),
+                     F.sum("s").alias("seconds")).first()
+    return {"groups": row["groups"], "listens": row["listens"], "seconds": round(row["seconds"], 1)}
+
+
+def duckdb_run(input_dir: Path, threads: int) -> tuple[float, dict]:
+    """Parse, type and de-duplicate the four streams, aggregate listens: seconds and the result."""
+    import duckdb
+
+    began = time.monotonic()
+    con = duckdb.connect()
+    con.execute(f"SET threads = {threads}")
+    for stream in STREAMS:
+        files = sorted(str(p) for p in input_dir.glob(f"*{stream}*"))
+        columns = "{" + ", ".join(f"'{k}': '{v}'" for k, v in COLUMNS[stream].items()) + "}"
+        con.execute(f"""
+            CREATE TABLE {stream} AS
+            SELECT DISTINCT ON (ts, sessionId, itemInSession, userId)
+                   *, make_timestamp(ts * 1000) AS event_at
+            FROM read_json({files!r}, format = 'newline_delimited', columns = {columns})""")
+    con.execute("""
+        CREATE TABLE listens_hourly AS
+        SELECT date_trunc('hour', event_at) AS event_hour, song, artist, state,
+               count(*) AS n, sum(duration) AS s
+        FROM listen_events GROUP BY ALL""")
+    seconds = time.monotonic() - began
+    groups, listens, total = con.execute("SELECT count(*), sum(n), sum(s) FROM listens_hourly").fetchone()
+    return seconds, {"groups": groups, "listens": listens, "seconds": round(total, 1)}
+
+
+def throughput(target: int, scratch: Path, probe_users: int = 20_000) -> dict:
+    from medley.spark import session
+
+    cfg = instance(f"bench-{target}")
+    probe = generate(cfg, probe_users, f"{DAY}T00:00:00", NEXT_DAY, scratch / "probe")
+    shutil.rmtree(scratch / "probe")
+    users = max(1, round(target * probe_users / probe))
+    out = scratch / f"events-{target}"
+    lines = generate(cfg, users, f"{DAY}T00:00:00", NEXT_DAY, out)
+    print(f"  {lines:,} lines from {users:,} users; Medley ...", flush=True)
+    steps = medley_run(cfg, out)
+    medley_result = medley_listens(session(cfg), cfg)
+    print("  DuckDB ...", flush=True)
+    duck_seconds, duck_result = duckdb_run(out, threads=_cores(cfg))
+    shutil.rmtree(out)
+    return {"lines": lines, "users": users, "steps": steps, "duckdb": duck_seconds,
+            "same": medley_result == duck_result, "medley_result": medley_result, "duck_result": duck_result}
+
+
+def incremental(history_days: int, users: int, scratch: Path) -> dict:
+    cfg = instance(f"bench-history-{history_days}")
+    hour = datetime.fromisoformat(HOUR_AFTER_HISTORY)
+    start = hour - timedelta(days=history_days)
+    history = generate(cfg, users, start.isoformat(), hour.isoformat(), scratch / "history")
+    print(f"  history: {history:,} lines over {history_days} days ...", flush=True)
+    medley_run(cfg, scratch / "history")
+    shutil.rmtree(scratch / "history")
+    new = generate(cfg, users, hour.isoformat(), (hour + timedelta(hours=1)).isoformat(), scratch / "hour", seed=2)
+    steps = medley_run(cfg, scratch / "hour")
+    shutil.rmtree(scratch / "hour")
+    return {"history_lines": history, "hour_lines": new, "steps": steps}
+
+
+def _cores(cfg) -> int:
+    master = cfg.get("spark.master") or "local[*]"
+    inside = master[master.find("[") + 1:master.find("]")]
+    return os.cpu_count() if inside == "*" else int(inside)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--events", type=int, nargs="*", default=[1_000_000, 10_000_000],
+                   help="landed lines per throughput run (default 1M and 10M)")
+    p.add_argument("--history-days", type=int, nargs="*", default=[1, 30])
+    p.add_argument("--history-users", type=int, default=3000)
+    p.add_argument("--dir", type=Path, default=None, help="scratch directory (default: system temp)")
+    a = p.parse_args()
+
+    from medley import services
+
+    shutil.rmtree(BENCH_HOME, ignore_errors=True)
+    cfg = instance("bench")
+    services.up(cfg, only=["minio"], quiet=True)
+    try:
+        with tempfile.TemporaryDirectory(dir=a.dir) as tmp:
+            rows = []
+            for target in a.events:
+                print(f"throughput, ~{target:,} lines:", flush=True)
+                rows.append(throughput(target, Path(tmp)))
+            increments = []
+            for days in a.history_days:
+                print(f"incremental hour after {days} days:", flush=True)
+                increments.append((days, incremental(days, a.history_users, Path(tmp))))
+    finally:
+        services.down(cfg, only=["minio"])
+    report(rows, increments, _cores(cfg))
+
+
+def report(rows: list[dict], increments: list[tuple[int, dict]], cores: int) -> None:
+    print(f"\nlanding -> gold on {cores} cores (Spark local[{cores}], DuckDB threads={cores})")
+    head = ["lines", "land s", "bronze s", "silver s", "gold s", "total s", "lines/s", "DuckDB s",
+            "DuckDB lines/s", "ratio", "same result"]
+    print(" | ".join(head))
+    for r in rows:
+        s = r["steps"]
+        total = sum(v for k, v in s.items() if k in ("land", "spark session", "bronze", "silver", "gold"))
+        ratio = total / r["duckdb"]
+        print(" | ".join([f"{r['lines']:,}", f"{s.get('land', 0):.0f}", f"{s.get('bronze', 0):.0f}",
+                          f"{s.get('silver', 0):.0f}", f"{s.get('gold', 0):.0f}", f"{total:.0f}",
+                          f"{r['lines'] / total:,.0f}", f"{r['duckdb']:.0f}", f"{r['lines'] / r['duckdb']:,.0f}",
+                          f"{ratio:.1f}x", "yes" if r["same"] else f"NO {r['medley_result']} vs {r['duck_result']}"]))
+    if increments:
+        print("\none new hour after a history")
+        print("history days | history lines | hour lines | bronze s | silver s | gold s | total s")
+        for days, r in increments:
+            s = r["steps"]
+            total = sum(v for k, v in s.items() if k in ("land", "bronze", "silver", "gold"))
+            print(f"{days} | {r['history_lines']:,} | {r['hour_lines']:,} | {s.get('bronze', 0):.0f} | "
+                  f"{s.get('silver', 0):.0f} | {s.get('gold', 0):.0f} | {total:.0f}")
+
+
+if __name__ == "__main__":
+    main()
