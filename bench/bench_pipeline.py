@@ -192,27 +192,37 @@ def main() -> None:
     report(rows, increments, _cores(cfg))
 
 
+STEP_COLUMNS = ("land", "bronze", "silver", "gold", "gates", "reconcile")
+
+
+def _by_column(steps: dict[str, float]) -> dict[str, float]:
+    """Step seconds grouped for the table: the jobs, all gates together, and the total."""
+    out = {c: 0.0 for c in STEP_COLUMNS}
+    for name, seconds in steps.items():
+        column = "gates" if name.endswith(("gate", "gates")) else name
+        if column in out:
+            out[column] += seconds
+    out["total"] = sum(steps.values())
+    return out
+
+
 def report(rows: list[dict], increments: list[tuple[int, dict]], cores: int) -> None:
+    secs = " | ".join(f"{c} s" for c in (*STEP_COLUMNS, "total"))
     print(f"\nlanding -> gold on {cores} cores (Spark local[{cores}], DuckDB threads={cores})")
-    head = ["lines", "land s", "bronze s", "silver s", "gold s", "total s", "lines/s", "DuckDB s",
-            "DuckDB lines/s", "ratio", "same result"]
-    print(" | ".join(head))
+    print(f"lines | {secs} | lines/s | DuckDB s | DuckDB lines/s | Medley/DuckDB time | same result")
     for r in rows:
-        s = r["steps"]
-        total = sum(v for k, v in s.items() if k in ("land", "spark session", "bronze", "silver", "gold"))
-        ratio = total / r["duckdb"]
-        print(" | ".join([f"{r['lines']:,}", f"{s.get('land', 0):.0f}", f"{s.get('bronze', 0):.0f}",
-                          f"{s.get('silver', 0):.0f}", f"{s.get('gold', 0):.0f}", f"{total:.0f}",
-                          f"{r['lines'] / total:,.0f}", f"{r['duckdb']:.0f}", f"{r['lines'] / r['duckdb']:,.0f}",
-                          f"{ratio:.1f}x", "yes" if r["same"] else f"NO {r['medley_result']} vs {r['duck_result']}"]))
+        c = _by_column(r["steps"])
+        same = "yes" if r["same"] else f"NO: {r['medley_result']} vs {r['duck_result']}"
+        print(" | ".join([f"{r['lines']:,}", *(f"{v:.0f}" for v in c.values()), f"{r['lines'] / c['total']:,.0f}",
+                          f"{r['duckdb']:.1f}", f"{r['lines'] / r['duckdb']:,.0f}",
+                          f"{c['total'] / r['duckdb']:.0f}x", same]))
     if increments:
         print("\none new hour after a history")
-        print("history days | history lines | hour lines | bronze s | silver s | gold s | total s")
+        print(f"history days | history lines | hour lines | {secs}")
         for days, r in increments:
-            s = r["steps"]
-            total = sum(v for k, v in s.items() if k in ("land", "bronze", "silver", "gold"))
-            print(f"{days} | {r['history_lines']:,} | {r['hour_lines']:,} | {s.get('bronze', 0):.0f} | "
-                  f"{s.get('silver', 0):.0f} | {s.get('gold', 0):.0f} | {total:.0f}")
+            c = _by_column(r["steps"])
+            print(" | ".join([str(days), f"{r['history_lines']:,}", f"{r['hour_lines']:,}",
+                              *(f"{v:.0f}" for v in c.values())]))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Callable
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
@@ -115,37 +116,49 @@ def run(spark: SparkSession, cfg: Config, landing_dates: set[str]) -> SilverResu
     if not landing_dates:
         return result
     bronze = read(spark, storage.table_uri(cfg, BRONZE.table))
-    changed = bronze.where(F.col("event_date").isin(result.landing_dates))
-    parsed_changed = parse_all(changed)
-
-    quarantine = _union_all([to_quarantine(p) for p in parsed_changed.values()])
-    # interana page views are quarantined once, under their own stream
-    replace_partitions(quarantine, storage.table_uri(cfg, QUARANTINE.table), "event_date",
-                       result.landing_dates, QUARANTINE.partition_by)
-
-    event_dates = set()
-    for frame in parsed_changed.values():
-        rows = frame.where(F.col("quarantine_reason").isNull()).select("event_date").distinct().collect()
-        event_dates |= {str(r.event_date) for r in rows}
-    result.event_dates = sorted(event_dates)
-    if not event_dates:
+    # parsing JSON is the expensive part: parse each set of bronze rows once, reuse it cached
+    parsed_changed = _cached(parse_all(bronze.where(F.col("event_date").isin(result.landing_dates))))
+    try:
+        quarantine = _union_all([to_quarantine(p) for p in parsed_changed.values()])
+        # interana page views are quarantined once, under their own stream
+        replace_partitions(quarantine, storage.table_uri(cfg, QUARANTINE.table), "event_date",
+                           result.landing_dates, QUARANTINE.partition_by)
+        good_dates = _union_all([p.where(F.col("quarantine_reason").isNull()).select("event_date")
+                                 for p in parsed_changed.values()]).distinct().collect()
+    finally:
+        _uncache(parsed_changed)
+    result.event_dates = sorted(str(r.event_date) for r in good_dates)
+    if not result.event_dates:
         return result
 
-    window = bronze.where(F.col("event_date").isin(sorted(_days_around(event_dates))))
-    duplicates = []
-    for table, parsed in parse_all(window).items():
-        target = contract(f"silver/{table}")
-        good = parsed.where(F.col("quarantine_reason").isNull() &
-                            F.col("event_date").isin(result.event_dates))
-        kept, dupes = deduplicate(good)
-        replace_partitions(target.conform(kept), storage.table_uri(cfg, target.table), "event_date",
-                           result.event_dates, target.partition_by)
-        if table != "page_view_events":   # interana duplicates are recorded once, as page views
-            dupes = dupes.where(F.col("stream") != landing.INTERANA_STREAM)
-        duplicates.append(to_duplicates(dupes))
-    replace_partitions(_union_all(duplicates), storage.table_uri(cfg, DUPLICATES.table), "event_date",
-                       result.event_dates, DUPLICATES.partition_by)
+    window = bronze.where(F.col("event_date").isin(sorted(_days_around(set(result.event_dates)))))
+    good = _cached({table: parsed.where(F.col("quarantine_reason").isNull()
+                                        & F.col("event_date").isin(result.event_dates))
+                    for table, parsed in parse_all(window).items()})
+    try:
+        duplicates = []
+        for table, rows in good.items():
+            target = contract(f"silver/{table}")
+            kept, dupes = deduplicate(rows)
+            replace_partitions(target.conform(kept), storage.table_uri(cfg, target.table), "event_date",
+                               result.event_dates, target.partition_by)
+            if table != "page_view_events":   # interana duplicates are recorded once, as page views
+                dupes = dupes.where(F.col("stream") != landing.INTERANA_STREAM)
+            duplicates.append(to_duplicates(dupes))
+        replace_partitions(_union_all(duplicates), storage.table_uri(cfg, DUPLICATES.table), "event_date",
+                           result.event_dates, DUPLICATES.partition_by)
+    finally:
+        _uncache(good)
     return result
+
+
+def _cached(frames: dict[str, DataFrame]) -> dict[str, DataFrame]:
+    return {name: frame.persist(StorageLevel.MEMORY_AND_DISK) for name, frame in frames.items()}
+
+
+def _uncache(frames: dict[str, DataFrame]) -> None:
+    for frame in frames.values():
+        frame.unpersist()
 
 
 def _union_all(frames: list[DataFrame]) -> DataFrame:
