@@ -116,8 +116,9 @@ def run(spark: SparkSession, cfg: Config, landing_dates: set[str]) -> SilverResu
     if not landing_dates:
         return result
     bronze = read(spark, storage.table_uri(cfg, BRONZE.table))
-    # parsing JSON is the expensive part: parse each set of bronze rows once, reuse it cached
+    # parsing JSON is the expensive part: every bronze row is parsed once and kept cached
     parsed_changed = _cached(parse_all(bronze.where(F.col("event_date").isin(result.landing_dates))))
+    good: dict[str, DataFrame] = {}
     try:
         quarantine = _union_all([to_quarantine(p) for p in parsed_changed.values()])
         # interana page views are quarantined once, under their own stream
@@ -125,17 +126,15 @@ def run(spark: SparkSession, cfg: Config, landing_dates: set[str]) -> SilverResu
                            result.landing_dates, QUARANTINE.partition_by)
         good_dates = _union_all([p.where(F.col("quarantine_reason").isNull()).select("event_date")
                                  for p in parsed_changed.values()]).distinct().collect()
-    finally:
-        _uncache(parsed_changed)
-    result.event_dates = sorted(str(r.event_date) for r in good_dates)
-    if not result.event_dates:
-        return result
-
-    window = bronze.where(F.col("event_date").isin(sorted(_days_around(set(result.event_dates)))))
-    good = _cached({table: parsed.where(F.col("quarantine_reason").isNull()
-                                        & F.col("event_date").isin(result.event_dates))
-                    for table, parsed in parse_all(window).items()})
-    try:
+        result.event_dates = sorted(str(r.event_date) for r in good_dates)
+        if not result.event_dates:
+            return result
+        # event date d is rebuilt from landing dates d-1..d+1: the changed ones are parsed already
+        others = sorted(_days_around(set(result.event_dates)) - set(result.landing_dates))
+        parsed_others = parse_all(bronze.where(F.col("event_date").isin(others))) if others else {}
+        good = _cached({table: _union_all([parsed, *([parsed_others[table]] if others else [])])
+                        .where(F.col("quarantine_reason").isNull() & F.col("event_date").isin(result.event_dates))
+                        for table, parsed in parsed_changed.items()})
         duplicates = []
         for table, rows in good.items():
             target = contract(f"silver/{table}")
@@ -149,6 +148,7 @@ def run(spark: SparkSession, cfg: Config, landing_dates: set[str]) -> SilverResu
                            result.event_dates, DUPLICATES.partition_by)
     finally:
         _uncache(good)
+        _uncache(parsed_changed)
     return result
 
 
