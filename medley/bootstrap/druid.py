@@ -21,6 +21,7 @@ from pathlib import Path
 from medley import REPO_ROOT
 from medley.bootstrap import files_digest
 from medley.config import Config
+from medley.errors import MedleyError
 from medley.proc import require, run_logged
 
 NAME = "druid"
@@ -85,7 +86,7 @@ def _drop_parquet_avro(module: Path) -> None:
     registry.write_text(text)
 
 
-def _build_extensions(cfg: Config, tarball: Path, work: Path) -> None:
+def _build_extensions(cfg: Config, tarball: Path, work: Path, repo: Path) -> None:
     with tarfile.open(tarball) as tar:
         tar.extractall(work, filter="data")
     src = work / f"apache-druid-{VERSION}-src"
@@ -93,9 +94,18 @@ def _build_extensions(cfg: Config, tarball: Path, work: Path) -> None:
     for module in modules:
         _exclude_sigar(module / "pom.xml")
     _drop_parquet_avro(src / "extensions-core" / "parquet-extensions")
-    run_logged([require("mvn"), "-B", "-P", "skip-static-checks,skip-tests", "-Dmaven.test.skip=true",
-                "-pl", ",".join(str(m.relative_to(src)) for m in modules), "install"],
+    run_logged([require("mvn"), "-B", f"-Dmaven.repo.local={repo}", "-P", "skip-static-checks,skip-tests",
+                "-Dmaven.test.skip=true", "-pl", ",".join(str(m.relative_to(src)) for m in modules), "install"],
                _log(cfg), cwd=src, what=f"building Druid {VERSION} extensions from the source release")
+
+
+def require_jars(extensions: Path, names: list[str], log: Path) -> None:
+    """pull-deps leaves an empty directory for an extension it could not resolve; Druid then starts
+    without it and only fails at the first ingestion. Fail here instead."""
+    empty = [n for n in names if not list((extensions / n).glob("*.jar"))]
+    if empty:
+        raise MedleyError(f"Druid extensions without jars after pull-deps: {', '.join(empty)}",
+                          f"read {log}; then rerun `python3 -m medley bootstrap druid`")
 
 
 def build(cfg: Config) -> None:
@@ -105,18 +115,21 @@ def build(cfg: Config) -> None:
     partial = home.with_name(home.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    run_logged([mvn, "-B", "-f", POM, f"-Ddruid.home={partial}",
+    # one local repository for Maven and pull-deps: Java's user.home ignores $HOME, Python's follows it
+    repo = Path.home() / ".m2" / "repository"
+    run_logged([mvn, "-B", f"-Dmaven.repo.local={repo}", "-f", POM, f"-Ddruid.home={partial}",
                 "dependency:copy-dependencies@lib", "dependency:copy@source-release"],
                _log(cfg), what=f"mvn: Druid {VERSION} lib/ from Maven Central")
-    _build_extensions(cfg, partial / "src" / f"distribution-{VERSION}.tar.gz", partial / "build")
+    _build_extensions(cfg, partial / "src" / f"distribution-{VERSION}.tar.gz", partial / "build", repo)
     coordinates = [f"org.apache.druid.extensions:{ext}:{VERSION}" for ext in EXTENSIONS]
     run_logged([java, *JAVA_FLAGS, f"-Ddruid.extensions.directory={partial / 'extensions'}",
                 f"-Ddruid.extensions.hadoopDependenciesDir={partial / 'hadoop-dependencies'}",
                 "-cp", f"{partial / 'lib'}/*", "org.apache.druid.cli.Main", "tools", "pull-deps",
                 "--no-default-hadoop", "--no-default-remote-repositories",
-                "-r", "https://repo1.maven.org/maven2/", "-l", Path.home() / ".m2" / "repository",
+                "-r", "https://repo1.maven.org/maven2/", "-l", repo,
                 *[arg for c in coordinates for arg in ("-c", c)]],
                _log(cfg), what="druid tools pull-deps")
+    require_jars(partial / "extensions", EXTENSIONS, _log(cfg))
     shutil.rmtree(partial / "build")
     shutil.rmtree(partial / "src")
     shutil.rmtree(home, ignore_errors=True)
