@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -41,19 +42,30 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _unreaped_child(pid: int) -> bool:
+    """True when pid is a child of this process that nobody waited for (waiting reaps it now)."""
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0] == pid
+    except ChildProcessError:   # not our child, or already reaped
+        return False
+
+
 def test_down_leaves_no_process_and_up_finds_the_data(live_cfg):
     key = "tests/down-keeps-data.txt"
     storage.put_bytes(live_cfg, key, b"still here")
-    started = {}
+    started, leaders = {}, {}
     for svc in services.all_services(live_cfg):
         pid = services.running_pid(live_cfg, svc)
         assert pid, f"{svc.name} of the live instance is not running"
         started[svc.name] = _tree(pid)
+        leaders[svc.name] = pid
 
     services.down(live_cfg)
 
     left = {name: sorted(p for p in pids if _alive(p)) for name, pids in started.items()}
     assert not any(left.values()), f"processes left after down: {left}"
+    assert not [name for name, pid in leaders.items() if _unreaped_child(pid)], \
+        "down left a service it started from this process as a zombie (it waits out the grace period)"
     assert not [svc.name for svc in services.all_services(live_cfg) if services.port_open(svc.port)]
 
     services.up(live_cfg)

@@ -136,6 +136,12 @@ def stop(cfg: Config, svc: Service, grace_s: float = 20) -> str:
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline:
         try:
+            # when this process started it (`medley demo`, the tests), reap it: a zombie leader
+            # keeps its process group alive and down would wait out the grace period
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        try:
             os.killpg(pid, 0)
         except ProcessLookupError:
             break
