@@ -14,6 +14,7 @@ class ExitCode(IntEnum):
     RECONCILIATION_FAILED = 7
     NO_DISK = 8
     TESTS_FAILED = 9
+    OUT_OF_MEMORY = 10
     INTERRUPTED = 130
 
 
@@ -53,3 +54,7 @@ class ReconciliationFailed(MedleyError):
 
 class NoDiskSpace(MedleyError):
     exit_code = ExitCode.NO_DISK
+
+
+class OutOfMemory(MedleyError):
+    exit_code = ExitCode.OUT_OF_MEMORY

@@ -20,8 +20,9 @@ from medley.config import Config
 from medley.console import say, table
 from medley.contracts import all_contracts, contract
 from medley.delta import exists, read
-from medley.errors import ReconciliationFailed
+from medley.errors import MedleyError, ReconciliationFailed
 from medley.quality import GateResult, require_pass, validate
+from medley.spark import out_of_memory
 
 HOPS = ("land", "bronze", "silver", "gold", "druid", "superset")
 # silver table -> the landing stream whose viirya lines it is made of; interana lines become page views
@@ -169,7 +170,7 @@ def run(cfg: Config, input_dir: Path | None = None, stop_after: str | None = Non
     report = RunReport(run_id=time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6])
 
     def timed(name: str):
-        return _Timed(report, name)
+        return _Timed(cfg, report, name)
 
     storage.ensure_bucket(cfg)
     if input_dir:
@@ -241,18 +242,22 @@ def _span(dates: list[str]) -> str:
 
 
 class _Timed:
-    def __init__(self, report: RunReport, name: str):
-        self.report, self.name, self.note = report, name, ""
+    def __init__(self, cfg: Config, report: RunReport, name: str):
+        self.cfg, self.report, self.name, self.note = cfg, report, name, ""
 
     def __enter__(self):
         self.start = time.monotonic()
         say(f"-> {self.name} ...")
         return self
 
-    def __exit__(self, kind, *_):
+    def __exit__(self, kind, err, _tb):
         seconds = time.monotonic() - self.start
         self.report.steps.append((self.name, seconds, "FAILED" if kind else self.note))
         say(f"   {self.name}: {'FAILED' if kind else 'ok'} ({seconds:.1f}s) {self.note}")
+        if isinstance(err, Exception) and not isinstance(err, MedleyError):
+            oom = out_of_memory(self.cfg, self.name, err)
+            if oom:
+                raise oom from err
         return False
 
 

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from urllib.parse import urlparse
 
 from medley.config import Config
+from medley.errors import OutOfMemory
+
+# org.apache.spark.util.SparkExitCode.OOM: Spark exits the JVM when a task hits OutOfMemoryError
+SPARK_EXIT_OOM = 52
 
 
 def s3a_conf(cfg: Config) -> dict[str, str]:
@@ -66,3 +71,48 @@ def session(cfg: Config, app_name: str = "medley"):
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+def _chain(err: BaseException | None) -> list[BaseException]:
+    """The failure and the ones it was raised from."""
+    out: list[BaseException] = []
+    while err is not None and err not in out:
+        out.append(err)
+        err = err.__cause__ or err.__context__
+    return out
+
+
+def _text(err: BaseException) -> str:
+    try:
+        return str(err)
+    except Exception:   # a Py4JJavaError asks the (possibly dead) JVM for its message
+        return ""
+
+
+def out_of_memory(cfg: Config, step: str, err: BaseException | None, wait_s: float = 30) -> OutOfMemory | None:
+    """The error to show for a failed step when it killed this process's Spark JVM with an OOM.
+
+    In local mode every task runs in the driver JVM; on an OutOfMemoryError in a task Spark exits
+    it with code 52 and Python sees only a lost connection, after pages of Java stack traces. An
+    OutOfMemoryError on the driver's own thread (planning, collecting) comes back as a Java error.
+    """
+    from py4j.protocol import Py4JNetworkError
+    from pyspark import SparkContext
+
+    chain = _chain(err)
+    if not any("java.lang.OutOfMemoryError" in _text(e) for e in chain):
+        proc = getattr(getattr(SparkContext._active_spark_context, "_gateway", None), "proc", None)
+        if proc is None:
+            return None
+        code = proc.poll()
+        if code is None and any(isinstance(e, (ConnectionError, Py4JNetworkError)) for e in chain):
+            try:   # the JVM runs its shutdown hooks after the socket closes
+                code = proc.wait(timeout=wait_s)
+            except subprocess.TimeoutExpired:
+                return None
+        if code != SPARK_EXIT_OOM:
+            return None
+    return OutOfMemory(f"{step}: Spark ran out of memory (java.lang.OutOfMemoryError) "
+                       f"with spark.driver_memory {cfg.get('spark.driver_memory')}",
+                       "raise spark.driver_memory in medley.yaml or MEDLEY_SPARK__DRIVER_MEMORY "
+                       "(10M events in a day needed 10g), or process fewer days per run")
