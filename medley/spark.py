@@ -96,23 +96,31 @@ def out_of_memory(cfg: Config, step: str, err: BaseException | None, wait_s: flo
     it with code 52 and Python sees only a lost connection, after pages of Java stack traces. An
     OutOfMemoryError on the driver's own thread (planning, collecting) comes back as a Java error.
     """
-    from py4j.protocol import Py4JNetworkError
-    from pyspark import SparkContext
-
     chain = _chain(err)
-    if not any("java.lang.OutOfMemoryError" in _text(e) for e in chain):
-        proc = getattr(getattr(SparkContext._active_spark_context, "_gateway", None), "proc", None)
-        if proc is None:
-            return None
-        code = proc.poll()
-        if code is None and any(isinstance(e, (ConnectionError, Py4JNetworkError)) for e in chain):
-            try:   # the JVM runs its shutdown hooks after the socket closes
-                code = proc.wait(timeout=wait_s)
-            except subprocess.TimeoutExpired:
-                return None
-        if code != SPARK_EXIT_OOM:
-            return None
+    if not (any("java.lang.OutOfMemoryError" in _text(e) for e in chain)
+            or _jvm_exit_code(chain, wait_s) == SPARK_EXIT_OOM):
+        return None
     return OutOfMemory(f"{step}: Spark ran out of memory (java.lang.OutOfMemoryError) "
                        f"with spark.driver_memory {cfg.get('spark.driver_memory')}",
                        "raise spark.driver_memory in medley.yaml or MEDLEY_SPARK__DRIVER_MEMORY "
                        "(10M events in a day needed 10g), or process fewer days per run")
+
+
+def _jvm_exit_code(chain: list[BaseException], wait_s: float) -> int | None:
+    """Exit code of this process's Spark JVM, None while it runs (or no session was started)."""
+    from py4j.protocol import Py4JNetworkError
+    from pyspark import SparkContext
+
+    proc = getattr(getattr(SparkContext._active_spark_context, "_gateway", None), "proc", None)
+    if proc is None:
+        return None
+    # Python may hear of the failure while the JVM is still exiting: as a lost connection, or as
+    # the job that was cancelled because the SparkContext was shut down
+    going = any(isinstance(e, (ConnectionError, Py4JNetworkError)) or "SparkContext was shut down" in _text(e)
+                for e in chain)
+    if proc.poll() is None and going:
+        try:
+            proc.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            pass
+    return proc.poll()
