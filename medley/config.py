@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -29,6 +29,8 @@ def _overlay(tree: dict, env: Mapping[str, str]) -> dict:
 class Config:
     raw: dict
     source: Path
+    # the environment it was loaded from: secrets are read from it too (never shown in a repr)
+    env: Mapping[str, str] = field(repr=False)
 
     def get(self, dotted: str, default: Any = None) -> Any:
         node: Any = self.raw
@@ -60,17 +62,20 @@ class Config:
 
     # Credentials: the environment wins; otherwise generated once per state_dir, never committed.
     def secret(self, name: str) -> str:
-        env_name = f"MEDLEY_{name.upper()}"
-        if os.environ.get(env_name):
-            return os.environ[env_name]
+        given = self.env.get(f"MEDLEY_{name.upper()}")
+        if given:
+            return given
         store = self.state_dir / "secrets.env"
         known = {}
         if store.exists():
             known = dict(line.split("=", 1) for line in store.read_text().splitlines() if "=" in line)
         if name not in known:
             known[name] = secrets.token_urlsafe(32)  # >= 32 bytes: Superset signs JWTs with it
-            store.write_text("".join(f"{k}={v}\n" for k, v in known.items()))
-            store.chmod(0o600)
+            # created 0600, never readable by others even for a moment
+            fd = os.open(store, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write("".join(f"{k}={v}\n" for k, v in known.items()))
+            store.chmod(0o600)   # a file from before keeps its mode on O_CREAT
         return known[name]
 
     @property
@@ -86,4 +91,4 @@ def load(env: Mapping[str, str] | None = None) -> Config:
     env = os.environ if env is None else env
     source = Path(env.get("MEDLEY_CONFIG", REPO_ROOT / "medley.yaml"))
     tree = yaml.safe_load(source.read_text()) or {}
-    return Config(_overlay(tree, env), source)
+    return Config(_overlay(tree, env), source, dict(env))

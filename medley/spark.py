@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from urllib.parse import urlparse
 
@@ -36,7 +35,7 @@ def session(cfg: Config, app_name: str = "medley"):
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName(app_name)
-    jars = os.environ.get("MEDLEY_SPARK_JARS")
+    jars = cfg.env.get("MEDLEY_SPARK_JARS")
     if jars is None:
         from medley.bootstrap import ensure
         from medley.bootstrap.jars import jar_paths
