@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run the pipeline: landing -> bronze -> silver -> gold -> Druid -> Superset")
     p.add_argument("--input", help="directory of EventSim output to land first (default: none, "
                                    "process what is already in the landing zone)")
-    p.add_argument("--stop-after", choices=["land", "bronze", "silver", "gold", "druid", "superset"])
+    p.add_argument("--stop-after", choices=["land", "bronze", "silver", "gold", "druid", "superset"],
+                   help="stop after this hop (gold includes its reconciliation)")
 
     p = sub.add_parser("demo", help="bootstrap, start the services and run the pipeline on the samples")
     p.add_argument("--input", help="EventSim output directory (default: the shared real samples)")

@@ -1,65 +1,53 @@
-"""Entry point of the Spark jobs on Kubernetes: `python -m medley.jobs <hop> [--dates D ...]`.
+"""Entry point of one hop on Kubernetes: `python medley/jobs.py <hop> [--dates D ...]`.
 
-The chart's SparkApplications and the Airflow DAGs run one hop per application, with the same
-library code as `medley run`. --dates are the landing dates (silver) or event dates (gold, druid)
-of the interval to rebuild; without them a hop rebuilds yesterday and today (UTC), which is safe
-because every hop replaces its interval.
+The chart's SparkApplications run this file (mainApplicationFile local:///opt/medley/medley/jobs.py)
+and its Jobs run `python -m medley.jobs <hop>`; both call the same hop as `medley run`
+(medley/hops.py), with its interval from the hand-over state, its gate and its exit codes.
+--dates queues dates to rebuild on top of that: landing dates for silver, event dates for gold
+and druid (a backfill; every hop replaces its interval, so rebuilding is safe).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
+from pathlib import Path
 
-HOPS = ("bronze", "silver", "gold", "druid", "superset")
+if __package__ in (None, ""):
+    # Run as a file, Python puts this directory first on sys.path, where medley's own modules
+    # would shadow top-level packages of the same name; import from the repository root instead.
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+HOPS = ("bronze", "silver", "gold", "reconcile", "druid", "superset")
 
 
-def default_dates() -> list[str]:
-    today = datetime.now(timezone.utc).date()
-    return [str(today - timedelta(days=1)), str(today)]
-
-
-def main(argv: list[str]) -> int:
+def main(argv: list[str], env=None) -> int:
     parser = argparse.ArgumentParser(prog="medley.jobs")
     parser.add_argument("hop", choices=HOPS)
-    parser.add_argument("--dates", nargs="*", help="YYYY-MM-DD dates of the interval (default: yesterday, today)")
+    parser.add_argument("--dates", nargs="*", default=[],
+                        help="YYYY-MM-DD dates to rebuild as well (silver: landing dates; gold, druid: event dates)")
     args = parser.parse_args(argv)
 
-    from medley import config, pipeline
+    import os
+
+    from medley import config, hops, pipeline, state
     from medley.errors import MedleyError
 
-    cfg = config.load()
-    dates = args.dates or default_dates()
-    report = pipeline.RunReport(run_id=f"{args.hop}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}")
+    cfg = config.load(os.environ if env is None else env)
+    report = hops.RunReport(run_id=f"{args.hop}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}")
     try:
-        if args.hop == "superset":
-            from medley import superset
+        if args.dates and args.hop in ("gold", "druid"):
+            state.add_pending(cfg, args.hop, args.dates)
+        spark = None
+        if args.hop in hops.SPARK_HOPS:
+            from medley.spark import session
 
-            superset.provision(cfg)
-            return 0
-        from medley.spark import session
-
-        spark = session(cfg, f"medley-{args.hop}")
-        if args.hop == "bronze":
-            from spark.bronze import events
-
-            result = events.run(spark, cfg)
-            if result.new_objects:
-                pipeline.gate_bronze(spark, cfg, report, result.run_id)
-        elif args.hop == "silver":
-            from spark.silver import run as silver
-
-            result = silver.run(spark, cfg, set(dates))
-            pipeline.gate_silver(spark, cfg, report, result.landing_dates, result.event_dates)
-        elif args.hop == "gold":
-            from spark.gold import run as gold
-
-            gold.run(spark, cfg, set(dates))
-            pipeline.gate_gold(spark, cfg, report, sorted(dates))
+            spark = session(cfg, f"medley-{args.hop}")
+        if args.hop == "silver":
+            hops.silver(spark, cfg, report, rebuild_landing_dates=args.dates)
         else:
-            pipeline.load_druid(spark, cfg, report, sorted(dates))
+            hops.HOPS[args.hop](spark, cfg, report)
     except MedleyError as err:
         print(f"medley.jobs {args.hop}: error: {err}", file=sys.stderr)
         return int(err.exit_code)
@@ -68,5 +56,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     sys.exit(main(sys.argv[1:]))

@@ -72,7 +72,9 @@ class GateResult:
 
 def _describe(exp_result) -> str:
     cfg = exp_result.expectation_config
-    column = cfg.kwargs.get("column") or cfg.kwargs.get("column_list") or ""
+    kw = cfg.kwargs
+    column = kw.get("column") or kw.get("column_list") or (
+        f"{kw['column_A']}, {kw['column_B']}" if "column_A" in kw else "")
     observed = exp_result.result.get("unexpected_count", exp_result.result.get("observed_value", ""))
     return f"{cfg.type}({column}) unexpected={observed}"
 

@@ -34,3 +34,28 @@ TEST_ENV = {
 def instance_env() -> dict[str, str]:
     """Environment of the test instance (for subprocesses such as `python -m medley run`)."""
     return {**os.environ, **TEST_ENV, "MEDLEY_CONFIG": str(config.REPO_ROOT / "medley.yaml")}
+
+
+def fresh_bucket(bucket: str) -> config.Config:
+    """The test instance writing to its own, emptied bucket: a test's assertions are exact."""
+    from minio.deleteobjects import DeleteObject
+
+    from medley import storage
+
+    cfg = config.load({**instance_env(), "MEDLEY_STORAGE__BUCKET": bucket})
+    s3 = storage.client(cfg)
+    if s3.bucket_exists(bucket):
+        doomed = [DeleteObject(o.object_name) for o in s3.list_objects(bucket, recursive=True)]
+        assert not list(s3.remove_objects(bucket, doomed))
+    storage.ensure_bucket(cfg)
+    return cfg
+
+
+def generate_hours(out: Path, day: str, hours: int = 12, users: int = 200, seed: int = 5) -> dict[str, int]:
+    """EventSim (viirya) files for the first hours of a day; lines per stream file."""
+    from medley.cli import main as cli_main
+
+    assert cli_main(["generate", "--dialect", "viirya", "--start-time", f"{day}T00:00:00",
+                     "--end-time", f"{day}T{hours:02d}:00:00", "--nusers", str(users), "--randomseed",
+                     str(seed), "--out", str(out)], {}) == 0
+    return {f.name: len(f.read_text().splitlines()) for f in out.iterdir()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from instance import instance_env
+from instance import fresh_bucket, instance_env
 from corpus import BAD_LINES, GOOD_LINES
 from medley import config, pipeline, state, storage
 from medley.errors import ExitCode, GateFailed
@@ -16,15 +16,9 @@ pytestmark = pytest.mark.services
 @pytest.fixture
 def strict_cfg(live_cfg):
     """Same services, own bucket, and no quarantine allowed at all."""
-    cfg = config.load({**instance_env(), "MEDLEY_STORAGE__BUCKET": "medley-gate-test",
-                       "MEDLEY_QUALITY__QUARANTINE_MAX_RATE": "0"})
-    s3 = storage.client(cfg)
-    if s3.bucket_exists("medley-gate-test"):
-        from minio.deleteobjects import DeleteObject
-
-        objects = [DeleteObject(o.object_name) for o in s3.list_objects("medley-gate-test", recursive=True)]
-        assert not list(s3.remove_objects("medley-gate-test", objects))
-    return cfg
+    fresh_bucket("medley-gate-test")
+    return config.load({**instance_env(), "MEDLEY_STORAGE__BUCKET": "medley-gate-test",
+                        "MEDLEY_QUALITY__QUARANTINE_MAX_RATE": "0"})
 
 
 def test_failed_silver_gate_stops_gold(strict_cfg, spark, tmp_path):

@@ -16,13 +16,13 @@ import sys
 from pyspark.sql import functions as F
 from medley import config
 from medley.errors import MedleyError
-from medley.pipeline import RunReport, _Timed
+from medley.hops import RunReport, Step
 from medley.spark import session
 
 cfg = config.load()
 spark = session(cfg, "medley-oom-test")
 try:
-    with _Timed(cfg, RunReport(run_id="oom"), "gold"):
+    with Step(cfg, RunReport(run_id="oom"), "gold"):
         # computed in a task (not folded by the planner), so Spark exits the JVM as it would mid-job
         spark.range(1).select(F.expr("repeat('x', cast(id + 1000000000 as int))").alias("s")).collect()
 except MedleyError as err:

@@ -2,7 +2,8 @@
 SparkApplications accepted by the CRD, upgrade, rollback, uninstall.
 
 Hooks are skipped (--no-hooks) and nothing waits for pods: there is no kubelet, so no pod ever runs.
-Tests in this module run in file order for one profile, then again for the next.
+No test depends on another having run: the checks of an installed release share one install per
+profile, and the upgrade -> rollback -> uninstall sequence is one test on a release of its own.
 """
 
 from __future__ import annotations
@@ -69,29 +70,35 @@ def spark_crd(cluster):
     return chart.spark_crd()
 
 
-@pytest.fixture(scope="module", params=chart.PROFILES)
-def release(request, cluster, helm, umbrella):
-    """(profile, namespace) with the profile's prerequisites created, installed by the first test."""
-    profile = request.param
-    namespace = f"medley-{profile}"
+def install(cluster, helm, umbrella, profile: str, namespace: str) -> dict:
+    """Create the namespace with the profile's prerequisites, install; Helm's status of the release."""
     cluster.kubectl("create", "namespace", namespace)
     if profile == "production":  # the profile names a Secret the operator creates first
         cluster.kubectl("create", "secret", "generic", "medley-s3", "-n", namespace,
                         f"--from-literal=access-key={secrets.token_hex(8)}",
                         f"--from-literal=secret-key={secrets.token_hex(20)}")
-    yield profile, namespace
+    helm("install", *install_args(umbrella, profile, namespace))
+    return json.loads(helm("status", RELEASE, "-n", namespace, "-o", "json").stdout)
+
+
+@pytest.fixture(scope="module", params=chart.PROFILES)
+def release(request, cluster, helm, umbrella):
+    """(profile, namespace, Helm's status right after the install) of a release installed once per
+    profile; the tests using it only read it."""
+    profile = request.param
+    namespace = f"medley-{profile}"
+    status = install(cluster, helm, umbrella, profile, namespace)
+    yield profile, namespace, status
     helm("uninstall", RELEASE, "-n", namespace, "--no-hooks", check=False)
 
 
-def test_install(helm, umbrella, release):
-    profile, namespace = release
-    helm("install", *install_args(umbrella, profile, namespace))
-    status = json.loads(helm("status", RELEASE, "-n", namespace, "-o", "json").stdout)
+def test_install(release):
+    _, _, status = release
     assert (status["info"]["status"], status["version"]) == ("deployed", 1)
 
 
 def test_manifest_passes_strict_server_validation(cluster, helm, release):
-    _, namespace = release
+    _, namespace, _ = release
     manifest = helm("get", "manifest", RELEASE, "-n", namespace).stdout
     assert len(chart.documents(manifest)) > 5
     applied = cluster.kubectl("apply", "--dry-run=server", "--validate=strict", "-n", namespace, "-f", "-",
@@ -100,7 +107,7 @@ def test_manifest_passes_strict_server_validation(cluster, helm, release):
 
 
 def test_spark_applications_are_accepted_by_the_crd(cluster, spark_crd, release):
-    _, namespace = release
+    _, namespace, _ = release
     apps = [t for t in live_job_templates(cluster, namespace).values() if t["kind"] == "SparkApplication"]
     assert {a["metadata"]["name"].rsplit("-", 1)[-1] for a in apps} == {"bronze", "silver", "gold"}
     accepted = cluster.kubectl("apply", "--dry-run=server", "--validate=strict", "-n", namespace, "-f", "-",
@@ -109,7 +116,7 @@ def test_spark_applications_are_accepted_by_the_crd(cluster, spark_crd, release)
 
 
 def test_the_crd_rejects_a_broken_spark_application(cluster, spark_crd, release):
-    _, namespace = release
+    _, namespace, _ = release
     app = next(t for t in live_job_templates(cluster, namespace).values() if t["kind"] == "SparkApplication")
     app["spec"]["type"] = "Cobol"             # not in the enum
     app["spec"]["executor"]["cores"] = 0      # below the minimum
@@ -117,27 +124,6 @@ def test_the_crd_rejects_a_broken_spark_application(cluster, spark_crd, release)
                                input=yaml.safe_dump(app), check=False)
     assert rejected.returncode != 0
     assert "spec.type" in rejected.stderr and "spec.executor.cores" in rejected.stderr, rejected.stderr
-
-
-def test_upgrade_changes_the_value_and_keeps_generated_secrets(cluster, helm, umbrella, release):
-    profile, namespace = release
-    before = generated_secrets(cluster, namespace)
-    helm("upgrade", *install_args(umbrella, profile, namespace,
-                                  "--set", f"core.spark.executor.instances={CHANGED_INSTANCES}"))
-    status = json.loads(helm("status", RELEASE, "-n", namespace, "-o", "json").stdout)
-    assert (status["info"]["status"], status["version"]) == ("deployed", 2)
-    assert executor_instances(cluster, namespace) == {CHANGED_INSTANCES}
-    # The S3 keys are generated once (`lookup` of the live Secret), never rotated by an upgrade.
-    assert generated_secrets(cluster, namespace) == before
-
-
-def test_rollback_restores_the_first_revision(cluster, helm, release):
-    profile, namespace = release
-    helm("rollback", RELEASE, "1", "-n", namespace, "--no-hooks")
-    status = json.loads(helm("status", RELEASE, "-n", namespace, "-o", "json").stdout)
-    assert (status["info"]["status"], status["version"]) == ("deployed", 3)
-    expected = yaml.safe_load(chart.values_file(profile).read_text())["core"]["spark"]["executor"]["instances"]
-    assert executor_instances(cluster, namespace) == {expected}
 
 
 def retained_claims(cluster, helm, namespace: str) -> set[str]:
@@ -157,14 +143,37 @@ def retained_claims(cluster, helm, namespace: str) -> set[str]:
     return kept
 
 
-def test_uninstall_leaves_nothing_but_what_is_kept_on_purpose(cluster, helm, release):
-    _, namespace = release
-    # Kept on purpose: the generated S3 keys (helm.sh/resource-policy: keep) and retained PVCs.
-    kept = {f"secret/{name}" for name in generated_secrets(cluster, namespace)}
-    kept |= retained_claims(cluster, helm, namespace)
-    helm("uninstall", RELEASE, "-n", namespace, "--no-hooks", "--wait", "--timeout", "60s")
-    # Objects the controllers made (ReplicaSets, Pods) go with their owners by garbage collection.
-    deadline = time.monotonic() + 60
-    while (left := leftovers(cluster, namespace)) != kept and time.monotonic() < deadline:
-        time.sleep(1)
-    assert left == kept
+@pytest.mark.parametrize("profile", chart.PROFILES)
+def test_upgrade_rollback_uninstall(cluster, helm, umbrella, profile):
+    namespace = f"medley-{profile}-lifecycle"
+    install(cluster, helm, umbrella, profile, namespace)
+    try:
+        # upgrade: the changed value is live, and the generated secrets are kept
+        before = generated_secrets(cluster, namespace)
+        helm("upgrade", *install_args(umbrella, profile, namespace,
+                                      "--set", f"core.spark.executor.instances={CHANGED_INSTANCES}"))
+        status = json.loads(helm("status", RELEASE, "-n", namespace, "-o", "json").stdout)
+        assert (status["info"]["status"], status["version"]) == ("deployed", 2)
+        assert executor_instances(cluster, namespace) == {CHANGED_INSTANCES}
+        # The S3 keys are generated once (`lookup` of the live Secret), never rotated by an upgrade.
+        assert generated_secrets(cluster, namespace) == before
+
+        # rollback to the first revision restores the profile's value
+        helm("rollback", RELEASE, "1", "-n", namespace, "--no-hooks")
+        status = json.loads(helm("status", RELEASE, "-n", namespace, "-o", "json").stdout)
+        assert (status["info"]["status"], status["version"]) == ("deployed", 3)
+        expected = yaml.safe_load(chart.values_file(profile).read_text())["core"]["spark"]["executor"]["instances"]
+        assert executor_instances(cluster, namespace) == {expected}
+
+        # uninstall leaves nothing but what is kept on purpose: the generated S3 keys
+        # (helm.sh/resource-policy: keep) and retained PVCs
+        kept = {f"secret/{name}" for name in generated_secrets(cluster, namespace)}
+        kept |= retained_claims(cluster, helm, namespace)
+        helm("uninstall", RELEASE, "-n", namespace, "--no-hooks", "--wait", "--timeout", "60s")
+        # Objects the controllers made (ReplicaSets, Pods) go with their owners by garbage collection.
+        deadline = time.monotonic() + 60
+        while (left := leftovers(cluster, namespace)) != kept and time.monotonic() < deadline:
+            time.sleep(1)
+        assert left == kept
+    finally:
+        helm("uninstall", RELEASE, "-n", namespace, "--no-hooks", check=False)

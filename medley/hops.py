@@ -1,0 +1,281 @@
+"""The hops of the pipeline: bronze, silver, gold, reconcile, druid, superset.
+
+One set of hops for every runner: `medley run` (medley/pipeline.py only sequences them) and the
+Kubernetes jobs (medley/jobs.py, one hop per pod) call the same functions, so each gives the same
+guarantees. A hop:
+- works on its interval, read from the hand-over state (medley/state.py): bronze on the landing
+  objects not yet ingested, silver on the landing dates ingested since its watermark, gold and
+  druid on the event dates queued for them;
+- gates what it wrote with Great Expectations (GateFailed, exit code 6, names table and check);
+- hands its dates to the next hop only after its gate passed, so a failure or a crash leaves the
+  work queued and the next run redoes it (every hop replaces its interval: redoing is safe).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from medley import state, storage
+from medley.config import Config
+from medley.console import say
+from medley.contracts import all_contracts, contract
+from medley.delta import exists, read
+from medley.errors import MedleyError, ReconciliationFailed
+from medley.quality import GateResult, require_pass, validate
+from medley.spark import out_of_memory
+
+# silver table -> its gold fact; interana lines become page views (and listens, auth, status changes)
+FACT_OF = {"listen_events": "fact_listen", "page_view_events": "fact_page_view",
+           "auth_events": "fact_auth", "status_change_events": "fact_status_change"}
+CRASH_AT_ENV = "MEDLEY_CRASH_AT"
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    steps: list[tuple[str, float, str]] = field(default_factory=list)
+    gates: list[GateResult] = field(default_factory=list)
+    reconciliation: list[dict] = field(default_factory=list)
+    druid_rows: dict[str, int] = field(default_factory=dict)
+
+
+class Step:
+    """Times a step for the report, prints progress, and turns a Spark JVM killed by an
+    OutOfMemoryError into one line naming the fix (exit code 10)."""
+
+    def __init__(self, cfg: Config, report: RunReport, name: str):
+        self.cfg, self.report, self.name, self.note = cfg, report, name, ""
+
+    def __enter__(self):
+        self.start = time.monotonic()
+        say(f"-> {self.name} ...")
+        return self
+
+    def __exit__(self, kind, err, _tb):
+        seconds = time.monotonic() - self.start
+        self.report.steps.append((self.name, seconds, "FAILED" if kind else self.note))
+        say(f"   {self.name}: {'FAILED' if kind else 'ok'} ({seconds:.1f}s) {self.note}")
+        if isinstance(err, Exception) and not isinstance(err, MedleyError):
+            oom = out_of_memory(self.cfg, self.name, err)
+            if oom:
+                raise oom from err
+        return False
+
+
+def crash_point(cfg: Config, name: str) -> None:
+    """Die by SIGKILL here when MEDLEY_CRASH_AT names this point: the fault tests crash a run at
+    an exact place (e.g. after gold's write and gate, before its hand-over) to prove a rerun is exact."""
+    if cfg.env.get(CRASH_AT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def table(spark: SparkSession, cfg: Config, name: str) -> DataFrame | None:
+    location = storage.table_uri(cfg, name)
+    return read(spark, location) if exists(spark, location) else None
+
+
+def _gate(cfg: Config, report: RunReport, ref: str, df: DataFrame, extra: list[dict] | None = None,
+          extra_columns: tuple[str, ...] = ()) -> None:
+    result = validate(cfg, contract(ref), df, report.run_id, extra, extra_columns)
+    report.gates.append(result)
+    require_pass(result)
+
+
+def _span(dates) -> str:
+    dates = sorted(dates)
+    return f"{dates[0]}..{dates[-1]}" if dates else "(none)"
+
+
+# --- gates -------------------------------------------------------------------------------------
+
+def gate_bronze(spark, cfg, report, bronze_run_id: str) -> None:
+    rows = table(spark, cfg, "bronze.events")
+    if rows is not None:
+        _gate(cfg, report, "bronze/events", rows.where(F.col("ingest_run_id") == bronze_run_id))
+
+
+def gate_silver(spark, cfg, report, landing_dates, event_dates) -> None:
+    bronze_lines = table(spark, cfg, "bronze.events").where(F.col("event_date").isin(landing_dates)).count()
+    quarantine = table(spark, cfg, "silver.quarantine")
+    if quarantine is not None:
+        limit = int(cfg.get("quality.quarantine_max_rate") * bronze_lines)
+        _gate(cfg, report, "silver/quarantine", quarantine.where(F.col("event_date").isin(landing_dates)),
+              [{"type": "expect_table_row_count_to_be_between",
+                "kwargs": {"min_value": 0, "max_value": limit},
+                "meta": {"notes": f"at most quality.quarantine_max_rate of the {bronze_lines} lines "
+                                  "of these landing dates: more points at a broken producer"}}])
+    for c in all_contracts("silver"):
+        df = table(spark, cfg, c.table)
+        if df is not None and c.name != "quarantine":
+            _gate(cfg, report, f"silver/{c.name}", df.where(F.col("event_date").isin(event_dates)))
+
+
+def with_reference_flags(spark, cfg, c, df) -> tuple[DataFrame, list[dict], tuple[str, ...]]:
+    """Append one `_resolves_<fk>` column per foreign key, null where the key has no member."""
+    extra, flags = [], []
+    for col in c.columns:
+        if not col.references:
+            continue
+        dim_table, dim_col = col.references.split(".")
+        flag = f"_resolves_{col.name}"
+        keys = table(spark, cfg, f"gold.{dim_table}").select(F.col(dim_col).alias(flag)).distinct()
+        df = df.join(keys, on=df[col.name] == keys[flag], how="left")
+        flags.append(flag)
+        extra.append({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": flag},
+                      "meta": {"notes": f"referential integrity: {c.name}.{col.name} -> {col.references}"}})
+    return df.select(*c.column_names, *flags), extra, tuple(flags)
+
+
+def gate_gold(spark, cfg, report, event_dates: list[str]) -> None:
+    """Each gold table as written this run (the replaced event dates of facts and aggregates, the
+    whole of a dimension), with referential integrity of every fact foreign key."""
+    for c in all_contracts("gold"):
+        df = table(spark, cfg, c.table)
+        if df is None:
+            continue
+        if "event_date" in c.partition_by:
+            df = df.where(F.col("event_date").isin(event_dates))
+        df, extra, flags = with_reference_flags(spark, cfg, c, df)
+        _gate(cfg, report, f"gold/{c.name}", df, extra, flags)
+
+
+# --- the hops ----------------------------------------------------------------------------------
+
+def bronze(spark: SparkSession, cfg: Config, report: RunReport) -> None:
+    """New landing objects -> bronze.events (one commit), gated."""
+    from spark.bronze import events as bronze_job
+
+    with Step(cfg, report, "bronze") as t:
+        result = bronze_job.run(spark, cfg)
+        t.note = f"{len(result.new_objects)} new objects, {sum(result.rows_by_stream.values())} lines"
+    if result.new_objects:
+        with Step(cfg, report, "bronze gate"):
+            gate_bronze(spark, cfg, report, result.run_id)
+
+
+def silver(spark: SparkSession, cfg: Config, report: RunReport, rebuild_landing_dates=()) -> None:
+    """Landing dates ingested since the silver watermark (plus any asked for) -> silver, gated;
+    then their event dates are queued for gold and the watermark moves."""
+    from spark.silver import run as silver_job
+
+    with Step(cfg, report, "silver") as t:
+        bronze_rows = table(spark, cfg, "bronze.events")
+        landing_dates, watermark = (silver_job.landing_dates_since(bronze_rows, state.load(cfg)["silver_watermark"])
+                                    if bronze_rows is not None else (set(), None))
+        result = silver_job.run(spark, cfg, landing_dates | {str(d) for d in rebuild_landing_dates})
+        t.note = f"landing dates {_span(result.landing_dates)}, event dates {_span(result.event_dates)}"
+    if result.landing_dates:
+        with Step(cfg, report, "silver gates"):
+            gate_silver(spark, cfg, report, result.landing_dates, result.event_dates)
+        crash_point(cfg, "silver:gated")
+        state.add_pending(cfg, "gold", result.event_dates)
+        state.set_silver_watermark(cfg, watermark)
+
+
+def gold(spark: SparkSession, cfg: Config, report: RunReport) -> None:
+    """The event dates queued for gold -> the star schema, gated; then handed to druid."""
+    from spark.gold import run as gold_job
+
+    dates = state.pending(cfg, "gold")
+    with Step(cfg, report, "gold") as t:
+        t.note = f"event dates {_span(dates)}"
+        if dates:
+            gold_job.run(spark, cfg, set(dates))
+    if dates:
+        with Step(cfg, report, "gold gates"):
+            gate_gold(spark, cfg, report, dates)
+        crash_point(cfg, "gold:gated")
+        state.done(cfg, "gold", dates, hand_to="druid")
+
+
+def reconciliation(spark, cfg) -> list[dict]:
+    """Per stream over whole tables: bronze lines = silver rows + quarantined + duplicates, and
+    gold fact rows = silver rows. Interana lines are counted as page views (their own table)."""
+    def counts(name: str, by: str) -> dict[str, int]:
+        df = table(spark, cfg, name)
+        return {} if df is None else {r[0]: r[1] for r in df.groupBy(by).count().collect()}
+
+    bronze_lines = counts("bronze.events", "stream")
+    quarantined = counts("silver.quarantine", "stream")
+    duplicates = counts("silver.duplicate_events", "stream")
+    rows = []
+    for silver_table, fact in FACT_OF.items():
+        silver_rows = counts(f"silver.{silver_table}", "dialect")
+        gold_rows = sum(counts(f"gold.{fact}", "event_date").values())
+        streams = [silver_table] + (["interana_events"] if silver_table == "page_view_events" else [])
+        dialects = ["viirya"] + (["interana"] if silver_table == "page_view_events" else [])
+        own = sum(silver_rows.get(d, 0) for d in dialects)
+        landed = sum(bronze_lines.get(s, 0) for s in streams)
+        q = sum(quarantined.get(s, 0) for s in streams)
+        d = sum(duplicates.get(s, 0) for s in streams)
+        rows.append({"stream": "+".join(streams), "bronze": landed, "silver": own, "quarantined": q,
+                     "duplicates": d, "silver_total": sum(silver_rows.values()), "gold": gold_rows,
+                     "bronze_ok": landed == own + q + d, "gold_ok": gold_rows == sum(silver_rows.values())})
+    return rows
+
+
+def reconcile(spark: SparkSession, cfg: Config, report: RunReport) -> None:
+    """Stop (exit code 7) when a hop lost or duplicated rows; nothing is written either way."""
+    with Step(cfg, report, "reconcile"):
+        report.reconciliation = reconciliation(spark, cfg)
+        broken = [r for r in report.reconciliation if not (r["bronze_ok"] and r["gold_ok"])]
+        if broken:
+            raise ReconciliationFailed(f"counts do not reconcile for {[r['stream'] for r in broken]}: {broken}",
+                                       "a job lost or duplicated rows: keep the tables for inspection "
+                                       "and report it")
+
+
+def druid(spark: SparkSession, cfg: Config, report: RunReport) -> None:
+    """The event dates queued for druid: each gold table with a Druid spec is ingested for them,
+    replacing those intervals in Druid (appendToExisting false), so reruns never duplicate rows."""
+    from medley import druid as druid_client
+
+    dates = state.pending(cfg, "druid")
+    with Step(cfg, report, "druid") as t:
+        t.note = f"event dates {_span(dates)}"
+        if not dates:
+            return
+        for spec_path in sorted(druid_client.SPECS_DIR.glob("*.json")):
+            name = spec_path.stem
+            df = table(spark, cfg, f"gold.{name}")
+            if df is None:
+                continue
+            files = df.where(F.col("event_date").isin(dates)).inputFiles()
+            if not files:
+                continue
+            bucket_prefix = f"s3a://{cfg.get('storage.bucket')}/"
+            objects = [f"s3://{cfg.get('storage.bucket')}/{f[len(bucket_prefix):]}" for f in files]
+            intervals = [f"{d}/{_next_day(d)}" for d in dates]
+            spec = druid_client.render_spec(cfg, druid_client.load_spec(name), objects, intervals)
+            druid_client.wait_for_task(cfg, druid_client.ingest(cfg, spec), name)
+            druid_client.wait_for_datasource(cfg, name, min_rows=1)
+            report.druid_rows[name] = druid_client.sql(cfg, f'SELECT COUNT(*) AS n FROM "{name}"')[0]["n"]
+        crash_point(cfg, "druid:loaded")
+        state.done(cfg, "druid", dates)
+
+
+def _next_day(d: str) -> str:
+    from datetime import date, timedelta
+
+    return str(date.fromisoformat(d) + timedelta(days=1))
+
+
+def superset(spark: SparkSession | None, cfg: Config, report: RunReport) -> None:
+    """Superset's databases, datasets and charts as code (idempotent)."""
+    from medley import superset as superset_client
+
+    with Step(cfg, report, "superset") as t:
+        t.note = f"{len(superset_client.provision(cfg))} charts"
+
+
+# The hops in pipeline order; each takes (spark, cfg, report). Superset needs no Spark.
+HOPS: dict[str, Callable[..., None]] = {"bronze": bronze, "silver": silver, "gold": gold,
+                                        "reconcile": reconcile, "druid": druid, "superset": superset}
+SPARK_HOPS = ("bronze", "silver", "gold", "reconcile", "druid")
