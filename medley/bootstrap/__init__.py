@@ -18,10 +18,11 @@ from medley.console import say, step, table
 from medley.errors import NoDiskSpace
 
 # Build order; each group is what a command needs.
-COMPONENTS = ["jars", "generator", "minio", "zookeeper", "druid", "superset", "helm", "controlplane"]
+COMPONENTS = ["jars", "generator", "minio", "zookeeper", "druid", "superset", "postgres", "airflow", "helm",
+              "controlplane"]
 GROUPS = {
     "pipeline": ["jars"],
-    "demo": ["jars", "generator", "minio", "zookeeper", "druid", "superset"],
+    "demo": ["jars", "generator", "minio", "zookeeper", "druid", "superset", "postgres", "airflow"],
     "test": COMPONENTS,
 }
 MIN_FREE_GB = 8

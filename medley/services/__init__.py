@@ -24,7 +24,7 @@ from medley.console import say, table
 from medley.errors import PortInUse, ServiceFailed
 from medley.proc import tail
 
-MODULES = ["minio", "zookeeper", "druid", "superset"]
+MODULES = ["minio", "zookeeper", "druid", "superset", "postgres", "airflow"]
 
 
 @dataclass
