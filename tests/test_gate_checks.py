@@ -50,7 +50,10 @@ def cfg(live_cfg):
 
 
 def frame(spark, c, *rows: dict):
-    schema = c.spark_schema()
+    """Rows in the contract's columns and types; every column nullable, so a null can reach the gate."""
+    from pyspark.sql import types as T
+
+    schema = T.StructType([T.StructField(f.name, f.dataType, True) for f in c.spark_schema()])
     return spark.createDataFrame([tuple(r[f.name] for f in schema) for r in rows], schema)
 
 
