@@ -69,6 +69,8 @@ def environment(cfg: Config) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        # LocalExecutor forks this many workers up front, whether or not tasks come
+        "AIRFLOW__CORE__PARALLELISM": str(cfg.get("services.airflow.parallelism")),
         "AIRFLOW__CORE__FERNET_KEY": _fernet_key(cfg),
         "AIRFLOW__CORE__AUTH_MANAGER": AUTH_MANAGER,
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{user}:admin",
