@@ -25,8 +25,7 @@ from medley.bootstrap import airflow as airflow_build
 from medley.config import Config
 from medley.errors import ServiceFailed
 from medley.proc import run_logged
-from medley.services import Service, http_ok
-from medley.services import postgres
+from medley.services import Service, http_ok, postgres
 
 DATABASE = "airflow"
 DAGS = REPO_ROOT / "airflow_dags"

@@ -12,10 +12,11 @@ import shutil
 import subprocess
 from pathlib import Path
 from typing import Callable
+from urllib.parse import quote
 
 from medley.bootstrap import postgres as postgres_build
 from medley.config import Config
-from medley.errors import MissingTool
+from medley.errors import MissingTool, ServiceFailed
 from medley.proc import require, run_logged
 from medley.services import Service
 
@@ -94,16 +95,22 @@ def ensure_database(cfg: Config, name: str) -> bool:
     query = subprocess.run([*_client(cfg, "psql"), "-w", "-d", "postgres", "-tAc",
                             f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
                            env=_client_env(cfg), capture_output=True, text=True)
-    if query.returncode == 0 and query.stdout.strip() == "1":
+    if query.returncode != 0:
+        reason = (query.stderr.strip().splitlines() or [f"psql exit {query.returncode}"])[-1]
+        fix = (f"{data(cfg)} was created with another postgres_password: put that one back into "
+               f"{cfg.state_dir / 'secrets.env'} (or MEDLEY_POSTGRES_PASSWORD), or remove {data(cfg)}"
+               if "password authentication failed" in reason else f"read {cfg.state_dir / 'logs' / 'postgres.log'}")
+        raise ServiceFailed(f"postgres on 127.0.0.1:{cfg.port('postgres')} refused a query: {reason}", fix)
+    if query.stdout.strip() == "1":
         return False
     run_logged([*_client(cfg, "createdb"), "-w", name], cfg.state_dir / "logs" / "postgres-createdb.log",
                env=_client_env(cfg), what=f"createdb {name}")
     return True
 
 
-def sqlalchemy_url(cfg: Config, database: str, driver: str = "psycopg2") -> str:
-    # token_urlsafe passwords need no quoting in a URL
-    return f"postgresql+{driver}://{SUPERUSER}:{password(cfg)}@127.0.0.1:{cfg.port('postgres')}/{database}"
+def sqlalchemy_url(cfg: Config, database: str) -> str:
+    secret = quote(password(cfg), safe="")   # a password given in the environment may hold anything
+    return f"postgresql+psycopg2://{SUPERUSER}:{secret}@127.0.0.1:{cfg.port('postgres')}/{database}"
 
 
 def ready(cfg: Config) -> Callable[[], bool]:
