@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 from medley import eventsim
 from spark.silver import parse
 from spark.silver.page_view_events import DEVICE_OPTIONAL, USER_OPTIONAL
-from spark.silver.parse import FieldSpec, raw, typed
+from spark.silver.parse import FieldSpec, raw, value
 
 VIIRYA = FieldSpec(
     required={"ts": "long", "sessionId": "long", "level": "string", "itemInSession": "long",
@@ -21,9 +21,9 @@ VIIRYA = FieldSpec(
 
 
 def parse_viirya(bronze: DataFrame) -> DataFrame:
-    rows = parse.with_fields(bronze)
-    user_id = typed("userId", "long")
-    return rows.select(*parse.event_columns(user_id), typed("success", "boolean").alias("is_success"),
+    rows = parse.with_fields(bronze, VIIRYA)
+    user_id = value("userId")
+    return rows.select(*parse.event_columns(user_id), value("success").alias("is_success"),
                        raw("level").alias("level"), *parse.user_columns(user_id),
                        *parse.viirya_device_columns(), *parse.lineage_columns("viirya"),
                        parse.quarantine_reason(VIIRYA).alias("quarantine_reason"), *parse.bronze_columns())

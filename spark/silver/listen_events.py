@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 from medley import eventsim
 from spark.silver import parse
 from spark.silver.page_view_events import DEVICE_OPTIONAL, USER_OPTIONAL
-from spark.silver.parse import FieldSpec, raw, typed
+from spark.silver.parse import FieldSpec, raw, value
 
 VIIRYA = FieldSpec(
     required={"artist": "string", "song": "string", "duration": "double", "ts": "long",
@@ -21,12 +21,12 @@ VIIRYA = FieldSpec(
 
 
 def parse_viirya(bronze: DataFrame) -> DataFrame:
-    rows = parse.with_fields(bronze)
-    user_id = typed("userId", "long")
+    rows = parse.with_fields(bronze, VIIRYA)
+    user_id = value("userId")
     return rows.select(*parse.event_columns(user_id), raw("auth").alias("auth"), raw("level").alias("level"),
                        *parse.user_columns(user_id), *parse.viirya_device_columns(),
                        raw("artist").alias("artist"), raw("song").alias("song"),
-                       typed("duration", "double").alias("duration_s"), *parse.lineage_columns("viirya"),
+                       value("duration").alias("duration_s"), *parse.lineage_columns("viirya"),
                        parse.quarantine_reason(VIIRYA).alias("quarantine_reason"), *parse.bronze_columns())
 
 

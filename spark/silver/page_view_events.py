@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 
 from medley import eventsim
 from spark.silver import parse
-from spark.silver.parse import FieldSpec, raw, typed
+from spark.silver.parse import FieldSpec, raw, value
 
 USER_OPTIONAL = {"firstName": "string", "lastName": "string", "gender": "string", "registration": "long"}
 DEVICE_OPTIONAL = {"city": "string", "zip": "string", "state": "string", "userAgent": "string",
@@ -29,10 +29,10 @@ VIIRYA = FieldSpec(
 )
 INTERANA = FieldSpec(
     required=PAGE_REQUIRED,
-    # userId is a string in Sparkify logs, "" when the user is not shown
     optional={"userId": "long", **USER_OPTIONAL, "location": "string", "userAgent": "string",
               "artist": "string", "song": "string", "length": "double"},
     accepted=PAGE_ACCEPTED,
+    empty_means_absent=("userId",),   # Sparkify logs write userId "" when the user is not shown
 )
 
 
@@ -49,16 +49,16 @@ def _reason(spec: FieldSpec, length_key: str):
 
 def _page_columns(user_id, device, length_key: str, dialect: str) -> list:
     return [*parse.event_columns(user_id), raw("page").alias("page"), raw("method").alias("method"),
-            typed("status", "int").alias("http_status"), raw("auth").alias("auth"),
+            value("status").cast("int").alias("http_status"), raw("auth").alias("auth"),
             raw("level").alias("level"), *parse.user_columns(user_id), *device,
             raw("artist").alias("artist"), raw("song").alias("song"),
-            typed(length_key, "double").alias("duration_s"), *parse.lineage_columns(dialect)]
+            value(length_key).alias("duration_s"), *parse.lineage_columns(dialect)]
 
 
 def parse_viirya(bronze: DataFrame) -> DataFrame:
     """Bronze rows of stream page_view_events -> parsed rows + quarantine_reason."""
-    rows = parse.with_fields(bronze)
-    user_id = typed("userId", "long")
+    rows = parse.with_fields(bronze, VIIRYA)
+    user_id = value("userId")
     return rows.select(*_page_columns(user_id, parse.viirya_device_columns(), "duration", "viirya"),
                        _reason(VIIRYA, "duration").alias("quarantine_reason"),
                        *parse.bronze_columns())
@@ -66,10 +66,8 @@ def parse_viirya(bronze: DataFrame) -> DataFrame:
 
 def parse_interana(bronze: DataFrame) -> DataFrame:
     """Bronze rows of stream interana_events (Sparkify logs) -> the same shape."""
-    # Sparkify logs write userId "" when the user is not shown: treat it as absent.
-    rows = parse.with_fields(bronze).withColumn(
-        parse.FIELDS, F.map_filter(F.col(parse.FIELDS), lambda k, v: ~((k == "userId") & (v == ""))))
-    user_id = typed("userId", "long")
+    rows = parse.with_fields(bronze, INTERANA)
+    user_id = value("userId")
     return rows.select(*_page_columns(user_id, parse.interana_device_columns(), "length", "interana"),
                        _reason(INTERANA, "length").alias("quarantine_reason"),
                        *parse.bronze_columns())

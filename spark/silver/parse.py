@@ -1,9 +1,11 @@
 """Parsing and validating raw EventSim lines: pure column expressions shared by the silver tables.
 
-A line is read as a JSON object of strings (so a number written as text is still readable, and a
-wrong type is told apart from a missing field), after unwrapping a Fluent Bit tail record
-(`{"log": "<the line>"}`). Each stream states its fields in a FieldSpec; `quarantine_reason`
-returns the first rule a line breaks, or null for a good line.
+A line is read as a JSON object of strings, so a number written as text is still readable and a
+wrong type is told apart from a missing field. Every lossless encoding of an event reads the same
+(docs/parsing.md): blanks, a CR or a byte-order mark around the line, a Fluent Bit or Fluentd
+wrapper, any key order, explicit nulls, numbers as strings and strings as numbers, whole numbers
+written as floats. Each stream states its fields in a FieldSpec; `quarantine_reason` returns the
+first rule a line breaks, or null for a good line.
 """
 
 from __future__ import annotations
@@ -16,13 +18,19 @@ from pyspark.sql import types as T
 
 from medley import eventsim
 
-FIELDS = "f"
+FIELDS = "f"      # the event's JSON fields, as text
+VALUES = "v"      # the same fields typed by the stream's FieldSpec
 _JSON_OBJECT = T.MapType(T.StringType(), T.StringType())
-_PATTERNS = {
-    "long": r"^-?[0-9]+$",
-    "double": r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$",
-    "boolean": r"^(true|false)$",
-}
+# Around a line: blanks, the CR of a CRLF file, a UTF-8 byte-order mark (Windows tools write one)
+_BLANKS = " \t\r\n\ufeff"
+# Keys a log shipper puts the line under: `log` (Fluent Bit tail, Docker's json-file driver),
+# `message` (Fluentd's `none` parser)
+WRAPPER_KEYS = ("log", "message")
+# Fluentd's out_file writes `<ISO 8601 time>\t<tag>\t<record>` by default
+_FLUENTD_FILE_PREFIX = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[^\t]*\t[^\t]*\t"
+_NUMBER = r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
+# A JSON float is read as a double; below 2^53 a whole double is exactly one integer
+MAX_EXACT_WHOLE_DOUBLE = 2.0 ** 53
 MIN_TS_MS = 946_684_800_000        # 2000-01-01: EventSim output is never older
 MAX_TS_MS = 253_402_300_799_999    # 9999-12-31, the last representable timestamp
 MAX_FUTURE_MS = 86_400_000         # a ts more than a day after ingestion is impossible
@@ -35,30 +43,96 @@ class FieldSpec:
     optional: dict[str, str] = field(default_factory=dict)
     accepted: dict[str, tuple] = field(default_factory=dict)   # JSON key -> accepted values
     user_fields_need_login: bool = True               # EventSim shows user fields only when logged in
+    empty_means_absent: tuple[str, ...] = ()          # keys whose "" stands for "not shown"
+
+    @property
+    def kinds(self) -> dict[str, str]:
+        return {**self.optional, **self.required}
 
 
-def with_fields(bronze: DataFrame) -> DataFrame:
-    """Add the map column `f` holding the event's JSON fields (null when the line is not JSON)."""
-    outer = F.from_json(F.col("raw_record"), _JSON_OBJECT)
-    is_wrapped = outer.isNotNull() & outer["log"].isNotNull() & outer["ts"].isNull()
-    return bronze.withColumn(FIELDS, F.when(is_wrapped, F.from_json(outer["log"], _JSON_OBJECT))
-                             .otherwise(outer))
+def json_object(text: Column) -> Column:
+    """The fields of the one JSON object `text` holds, as a map of strings; null when it holds
+    anything else: not JSON, truncated, or followed by more text (a second object on the line
+    would otherwise be dropped without a word)."""
+    line = F.trim(text, F.lit(_BLANKS))
+    record = F.when(line.startswith("{"), line).otherwise(F.regexp_replace(line, _FLUENTD_FILE_PREFIX, ""))
+    # from_json stops after the first object. It is the whole text when the first `}` is the last
+    # character (any flat event); only otherwise is the text parsed again, as the array `[text]`.
+    is_one_object = ((F.locate("}", record) == F.length(record))
+                     | (F.json_array_length(F.concat(F.lit("["), record, F.lit("]"))) == 1))
+    return F.when(is_one_object, F.from_json(record, _JSON_OBJECT))
+
+
+def _once(column: Column) -> Column:
+    """The column computed once per row. The optimizer copies a projected column into every
+    expression that reads it, and pushes a filter on a rule below the projection, so the parse
+    would run once per field a rule reads; a generator's output it keeps as one column, and
+    exploding a one-element array is that generator."""
+    return F.explode(F.array(column))
+
+
+def with_fields(bronze: DataFrame, spec: FieldSpec) -> DataFrame:
+    """Add `f`, the event's JSON fields as text after unwrapping a log shipper's record (null
+    when the line is not one event), and `v`, the fields of `spec` as their kinds."""
+    lines = bronze.withColumn(FIELDS, json_object(F.col("raw_record")))
+    line = F.col(FIELDS)
+    shipped = F.coalesce(*[line[k] for k in WRAPPER_KEYS])
+    is_wrapped = shipped.isNotNull() & line["ts"].isNull()    # every event has a ts, a wrapper none
+    event = F.when(is_wrapped, json_object(shipped)).otherwise(line)
+    events = lines.select(*bronze.columns, _once(event).alias(FIELDS))
+    if spec.empty_means_absent:
+        events = events.withColumn(FIELDS, F.map_filter(
+            line, lambda k, v: ~(k.isin(*spec.empty_means_absent) & (v == ""))))
+    values = F.struct(*[_typed(raw(k), kind).alias(k) for k, kind in spec.kinds.items()])
+    return events.select("*", _once(values).alias(VALUES))
 
 
 def raw(name: str) -> Column:
     return F.col(FIELDS)[name]
 
 
-def typed(name: str, kind: str) -> Column:
-    """The field as `kind`; null when it does not parse (try_cast: a bad line never fails the job)."""
+def _double(text: Column) -> Column:
+    """A finite double from a JSON number's text, written as a number or as a string."""
+    is_finite = F.abs(text.try_cast("double")) < F.lit(float("inf"))
+    return F.when(text.rlike(_NUMBER) & is_finite, text.try_cast("double"))
+
+
+def _exact_whole(number: Column) -> Column:
+    return F.when((number % 1 == 0) & (F.abs(number) < MAX_EXACT_WHOLE_DOUBLE), number.cast("long"))
+
+
+def _whole_number(text: Column) -> Column:
+    """A long from integer text, or from a float that is exactly a whole number (pandas writes 730
+    as 730.0; a JSON reader renders 1541016707796.0 as 1.541016707796E12); null for a fraction,
+    for text, or out of range."""
+    as_integer_or_float = F.coalesce(text.try_cast("long"), _exact_whole(text.try_cast("double")))
+    return F.when(text.rlike(_NUMBER), as_integer_or_float)
+
+
+def _typed(text: Column, kind: str) -> Column:
+    """The text as `kind` (string, long, double or boolean); null when it is not one (a bad line
+    never fails the job)."""
     if kind == "boolean":
-        return raw(name) == F.lit("true")
-    return raw(name).try_cast(kind) if kind != "string" else raw(name)
+        return F.when(text == "true", F.lit(True)).when(text == "false", F.lit(False))
+    if kind == "double":
+        return _double(text)
+    if kind == "long":
+        return _whole_number(text)
+    return text
+
+
+def value(name: str) -> Column:
+    """The field as the kind its stream's FieldSpec gives it (null when absent or not of it)."""
+    return F.col(VALUES)[name]
 
 
 def epoch_millis(name: str) -> Column:
-    ms = typed(name, "long")
+    ms = value(name)
     return F.when(ms.between(MIN_TS_MS, MAX_TS_MS), F.timestamp_millis(ms))
+
+
+def _not_accepted(field_value: Column, accepted: tuple) -> Column:
+    return field_value.isNotNull() & ~field_value.isin(*accepted)
 
 
 def _rule(reason: str, broken: Column) -> Column:
@@ -67,26 +141,26 @@ def _rule(reason: str, broken: Column) -> Column:
 
 def quarantine_reason(spec: FieldSpec) -> Column:
     """The first rule the line breaks, in order of severity; null when the line is good."""
-    kinds = {**spec.optional, **spec.required}
-    ts_ms = typed("ts", "long")
+    kinds = spec.kinds
+    ts_ms = value("ts")
     ingested_ms = F.unix_millis(F.col("ingested_at"))
     rules = [_rule("malformed_json", F.col(FIELDS).isNull())]
     rules += [_rule(f"missing_field:{k}", raw(k).isNull() | (F.trim(raw(k)) == "")) for k in spec.required]
-    rules += [_rule(f"wrong_type:{k}", raw(k).isNotNull() & ~raw(k).rlike(_PATTERNS[t]))
-              for k, t in kinds.items() if t in _PATTERNS]
-    rules += [_rule(f"unknown_{k}", raw(k).isNotNull() & ~raw(k).isin(*map(str, values)))
+    rules += [_rule(f"wrong_type:{k}", raw(k).isNotNull() & value(k).isNull())
+              for k, t in kinds.items() if t != "string"]
+    rules += [_rule(f"unknown_{k}", _not_accepted(value(k), values))
               for k, values in spec.accepted.items()]
     if "duration" in kinds or "length" in kinds:
         length_key = "duration" if "duration" in kinds else "length"
-        rules.append(_rule("negative_duration", typed(length_key, "double") < 0))
-    rules.append(_rule("negative_id", F.least(*[F.coalesce(typed(k, "long"), F.lit(0)) for k in
+        rules.append(_rule("negative_duration", value(length_key) < 0))
+    rules.append(_rule("negative_id", F.least(*[F.coalesce(value(k), F.lit(0)) for k in
                                                     ("sessionId", "itemInSession", "userId")
                                                     if k in kinds]) < 0))
     rules += [_rule("ts_out_of_range", ts_ms < MIN_TS_MS),
               _rule("ts_in_future", ts_ms > ingested_ms + MAX_FUTURE_MS)]
     if "lat" in kinds:
         rules.append(_rule("coordinates_out_of_range",
-                           (F.abs(typed("lat", "double")) > 90) | (F.abs(typed("lon", "double")) > 180)))
+                           (F.abs(value("lat")) > 90) | (F.abs(value("lon")) > 180)))
     if spec.user_fields_need_login and "auth" in kinds:
         logged_out = ~raw("auth").isin(*eventsim.AUTHS_WITH_USER)
         shows_user = F.coalesce(*[raw(k).isNotNull() for k in USER_FIELDS if k in kinds], F.lit(False))
@@ -95,8 +169,10 @@ def quarantine_reason(spec: FieldSpec) -> Column:
 
 
 def event_key(user_id: Column) -> Column:
-    """Same event => same key in every stream (a listen is also a page view)."""
-    return F.md5(F.concat_ws("|", raw("ts"), raw("sessionId"), raw("itemInSession"),
+    """Same event => same key in every stream (a listen is also a page view) and in every
+    encoding: the md5 is of the values, so ts 1541016707796.0 keys like 1541016707796."""
+    ids = [value(k) for k in ("ts", "sessionId", "itemInSession")]
+    return F.md5(F.concat_ws("|", *[i.cast("string") for i in ids],
                              F.coalesce(user_id.cast("string"), F.lit(""))))
 
 
@@ -104,8 +180,7 @@ def event_columns(user_id: Column) -> list[Column]:
     event_at = epoch_millis("ts")
     return [event_key(user_id).alias("event_key"), event_at.alias("event_at"),
             F.to_date(event_at).alias("event_date"),
-            typed("sessionId", "long").alias("session_id"),
-            typed("itemInSession", "long").alias("item_in_session")]
+            value("sessionId").alias("session_id"), value("itemInSession").alias("item_in_session")]
 
 
 def user_columns(user_id: Column) -> list[Column]:
@@ -116,7 +191,7 @@ def user_columns(user_id: Column) -> list[Column]:
 
 def viirya_device_columns() -> list[Column]:
     return [raw("city").alias("city"), raw("state").alias("state_code"), raw("zip").alias("zip"),
-            typed("lat", "double").alias("lat"), typed("lon", "double").alias("lon"),
+            value("lat").alias("lat"), value("lon").alias("lon"),
             raw("userAgent").alias("user_agent")]
 
 

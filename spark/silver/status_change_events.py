@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 from medley import eventsim
 from spark.silver import parse
 from spark.silver.page_view_events import DEVICE_OPTIONAL, USER_OPTIONAL
-from spark.silver.parse import FieldSpec, raw, typed
+from spark.silver.parse import FieldSpec, raw, value
 
 VIIRYA = FieldSpec(
     required={"ts": "long", "sessionId": "long", "auth": "string", "level": "string",
@@ -30,8 +30,8 @@ def _change(previous_level: Column) -> list[Column]:
 
 
 def parse_viirya(bronze: DataFrame) -> DataFrame:
-    rows = parse.with_fields(bronze)
-    user_id = typed("userId", "long")
+    rows = parse.with_fields(bronze, VIIRYA)
+    user_id = value("userId")
     return rows.select(*parse.event_columns(user_id), raw("auth").alias("auth"), *_change(raw("level")),
                        *parse.user_columns(user_id), *parse.viirya_device_columns(),
                        *parse.lineage_columns("viirya"),
