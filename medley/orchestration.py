@@ -1,0 +1,217 @@
+"""What the Airflow DAGs (airflow_dags/) call: run one Medley job per task, alert on failure,
+name the gold tables as Assets, and trigger a DAG run over Airflow's REST API.
+
+Imported by the DAG files in the Airflow venv, which has no pyspark: this module uses only the
+standard library and medley's light modules; Airflow itself is imported inside the functions that
+run in a task, never at import.
+
+The local runner runs a job as `<pipeline venv python> -m medley.jobs <hop>` (or
+`-m medley.maintenance <step>`) in a subprocess: the hop's interval, gate, hand-over state and
+exit codes are those of `medley run` (medley/hops.py), and the task fails with the job's own
+error line (hop, table, check). A failed gate (exit 6) or reconciliation (7) fails the task
+without retry: the input or the code must change first, and the hand-over state keeps the work
+queued for the run after the fix. Any other exit (a service down, out of memory, a crash) may be
+retried.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import urllib.error
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+from medley import REPO_ROOT
+from medley.config import Config
+from medley.config import load as load_config
+from medley.errors import ExitCode, MedleyError
+
+GOLD_DIR = REPO_ROOT / "spark" / "gold"
+START_DATE_ENV = "MEDLEY_HOURLY_START_DATE"
+# Not transient: rerunning the same input through the same code fails the same way.
+NOT_RETRIED = {ExitCode.GATE_FAILED, ExitCode.RECONCILIATION_FAILED}
+ERROR_LINE = re.compile(r"^medley\.\w+ [\w-]+: error: ")
+# medley.quality.require_pass: "gate failed for <table>: <check>(<column>) unexpected=<n>[; ...] (result: <uri>)"
+GATE_ERROR = re.compile(r"gate failed for (?P<table>[\w.]+): (?P<check>.+?) \(result: ")
+
+
+class JobFailed(MedleyError):
+    """A job exited non-zero; the message is the job's own error line."""
+
+    def __init__(self, job: str, exit_code: int, line: str):
+        super().__init__(line or f"{job} exited with code {exit_code} and printed no error line",
+                         "" if line else "read the task log above for its output")
+        self.job, self.exit_code, self.line = job, exit_code, line
+
+
+# --- parse-time helpers (cheap: local file names, medley.yaml and the environment; no network) ---
+
+def gold_tables() -> list[str]:
+    """The gold tables, from the contracts' file names (the same files medley.contracts reads;
+    tests/airflow/test_dags.py checks both agree), without parsing any YAML."""
+    return sorted(p.stem for p in GOLD_DIR.glob("[!_]*.yml"))
+
+
+def gold_asset_uris(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """table -> Asset URI: where the table lives (s3://<bucket>/<gold_prefix>/<table>), from
+    medley.yaml and MEDLEY_* overrides, so a downstream DAG names a table the way this one does."""
+    cfg = load_config(os.environ if env is None else env)
+    return {t: f"s3://{cfg.get('storage.bucket')}/{cfg.get('storage.gold_prefix')}/{t}" for t in gold_tables()}
+
+
+def start_date(env: Mapping[str, str] | None = None, now: datetime | None = None) -> datetime:
+    """$MEDLEY_HOURLY_START_DATE (ISO 8601; UTC unless it says otherwise), else the start of the
+    current UTC hour.
+
+    A platform team pins it (the first hour whose landing they want runs for): then catch-up and
+    backfills are over fixed logical hours. The default makes unpausing create no backlog of
+    runs (a fixed date in the past would create one run per hour since then). Nothing is lost by
+    starting late, because a run processes what has landed and not been processed (the hand-over
+    state), not only its logical hour. The cost of the default: the DAG's start_date moves every
+    hour, so Airflow records a new DAG version for each hour that had runs.
+    """
+    env = os.environ if env is None else env
+    given = env.get(START_DATE_ENV)
+    if given:
+        try:
+            when = datetime.fromisoformat(given)
+        except ValueError as err:
+            raise MedleyError(f"{START_DATE_ENV}={given!r} is not an ISO 8601 date or time",
+                              f"set it like 2026-12-01 or 2026-12-01T00:00:00+00:00") from err
+        return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    return now.replace(minute=0, second=0, microsecond=0)
+
+
+# --- the local runner -------------------------------------------------------------------------
+
+def pipeline_python(cfg: Config) -> Path:
+    python = cfg.cache_dir / "venvs" / "pipeline" / "bin" / "python"
+    if not python.exists():
+        raise MedleyError(f"the pipeline environment is missing ({python})",
+                          "build it once: python3 -m medley bootstrap --group pipeline")
+    return python
+
+
+def run_job(module: str, args: Sequence[str], env: Mapping[str, str] | None = None,
+            log: Callable[[str], None] = print) -> None:
+    """Run `python -m <module> <args>` with the pipeline venv's python and the given environment
+    (the task's), stream its output line by line to `log` (the task log), and raise when it
+    exits non-zero: AirflowFailException (no retry) for a failed gate or reconciliation, JobFailed
+    otherwise. Outside Airflow (the demo, tests) both are JobFailed."""
+    env = dict(os.environ if env is None else env)
+    python = pipeline_python(load_config(env))
+    job = f"{module} {' '.join(args)}"
+    # the repo's medley and spark packages, as the image sets PYTHONPATH=/opt/medley
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    log(f"running {python} -m {job}")
+    # Own process group: a stop kills the job and its Spark JVM together.
+    proc = subprocess.Popen([str(python), "-m", module, *args], cwd=REPO_ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+                            start_new_session=True)
+    error_line, last_line = "", ""
+    previous = _forward_sigterm(proc)
+    try:
+        for line in proc.stdout:
+            line = line.rstrip("\n")
+            log(line)
+            if ERROR_LINE.match(line):
+                error_line = line
+            if line.strip():
+                last_line = line
+        code = proc.wait()
+    finally:
+        if proc.poll() is None:     # the task itself failed or timed out: do not leave the job behind
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    if code == 0:
+        return
+    failure = JobFailed(job, code, error_line or last_line)
+    if code in NOT_RETRIED:
+        try:
+            from airflow.sdk.exceptions import AirflowFailException
+        except ImportError:     # not in an Airflow task: there is no retry to prevent
+            raise failure from None
+        raise AirflowFailException(str(failure)) from failure
+    raise failure
+
+
+def _forward_sigterm(proc: subprocess.Popen):
+    """Stopping the task (SIGTERM from Airflow) stops the job too: a Python task's runner only
+    calls on_kill(), which for @task does nothing, and the job would be left running. Returns the
+    handler to restore, None where Python allows no handler (outside the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def stop(signum, frame):
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, stop)
+    return previous
+
+
+def run_hop(hop: str, interval: tuple[datetime, datetime] | None = None,
+            env: Mapping[str, str] | None = None) -> None:
+    """One hop of medley/hops.py, as `medley run` runs it (medley/jobs.py). The hop's work comes
+    from the hand-over state, not from the DAG run's interval: it is logged so the task log says
+    which logical hour triggered what."""
+    if interval:
+        print(f"logical interval {interval[0]:%Y-%m-%dT%H:%M} .. {interval[1]:%Y-%m-%dT%H:%M}: {hop} "
+              "processes everything landed and not yet processed (medley/state.py)")
+    run_job("medley.jobs", [hop], env)
+
+
+def run_maintenance(step: str, args: Sequence[str] = (), env: Mapping[str, str] | None = None) -> None:
+    """One step of medley/maintenance.py."""
+    run_job("medley.maintenance", [step, *args], env)
+
+
+# --- failure alerts ---------------------------------------------------------------------------
+
+def failure_summary(dag_id: str, task_id: str, run_id: str, error: BaseException | str | None) -> dict:
+    """What an operator needs in one line: DAG, hop (the task), table and check when a gate
+    failed, and the job's own error line."""
+    text = str(error).strip() if error else ""
+    message = text.splitlines()[-1] if text else "no error recorded"
+    gate = GATE_ERROR.search(message)
+    table, check = (gate["table"], gate["check"].strip()) if gate else ("", "")
+    where = f" table {table} check {check}" if gate else ""
+    return {"dag": dag_id, "hop": task_id, "run_id": run_id, "table": table, "check": check,
+            "error": message, "text": f"medley: {dag_id} {task_id} failed ({run_id}){where}: {message}"}
+
+
+def on_failure(context) -> None:
+    """on_failure_callback of every task: print the one-line summary to the task log and POST it
+    as JSON to alerts.webhook_url when one is configured (a Slack or Teams incoming webhook reads
+    its `text`). E-mail is Airflow's own: see docs/airflow.md."""
+    ti = context["ti"]
+    summary = failure_summary(ti.dag_id, ti.task_id, ti.run_id, context.get("exception"))
+    print(summary["text"])
+    url = load_config(os.environ).get("alerts.webhook_url")
+    if url:
+        post_alert(url, summary)
+
+
+def post_alert(url: str, summary: dict) -> None:
+    request = urllib.request.Request(url, data=json.dumps(summary).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+    except (urllib.error.URLError, OSError) as err:
+        # the task has failed already; a lost alert must not hide why, so say so and go on
+        print(f"medley: could not post the failure alert to alerts.webhook_url {url} ({err}) "
+              "-> check the URL in medley.yaml or MEDLEY_ALERTS__WEBHOOK_URL")
