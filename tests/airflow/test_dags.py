@@ -1,0 +1,282 @@
+"""The DAGs of airflow_dags/ and their runner (medley/orchestration.py).
+
+- Every DAG file imports in the Airflow venv without errors and without top-level work: parsed
+  with no network at all (a fresh network namespace: not even loopback), and no pyspark, Delta,
+  Great Expectations or MinIO module loaded. Their structure is what docs/airflow.md says.
+- On the live test instance, medley_hourly over two logical hours (dag.test() in the Airflow venv
+  with the instance's Airflow environment and a bucket of the test's own) gives gold and Druid rows
+  equal to the generated input; running the same hours again changes nothing; a failing gate fails
+  silver without retry, leaves the later tasks unrun and the work queued, posts the alert, and a
+  rerun after the fix completes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+from instance import fresh_bucket, generate_hours
+from medley import REPO_ROOT, druid, hops, land, orchestration, state, storage
+from medley.bootstrap import airflow as airflow_build
+from medley.contracts import all_contracts
+from medley.errors import MedleyError
+from medley.services import airflow
+
+DAGS = REPO_ROOT / "airflow_dags"
+HEAVY = ("pyspark", "py4j", "delta", "great_expectations", "minio")
+
+# Run in the Airflow venv: parse the DAGs folder, describe every DAG as JSON.
+INSPECT = r"""
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+
+bag = DagBag(dag_folder=sys.argv[1])
+dags = {}
+for dag in bag.dags.values():
+    dags[dag.dag_id] = {
+        "schedule": str(dag.schedule), "catchup": dag.catchup, "start_date": dag.start_date.isoformat(),
+        "max_active_runs": dag.max_active_runs, "max_active_tasks": dag.max_active_tasks,
+        "tags": sorted(dag.tags), "doc_md": dag.doc_md or "",
+        "tasks": {t.task_id: {"upstream": sorted(t.upstream_task_ids), "doc_md": t.doc_md or "",
+                              "retries": t.retries, "backoff": t.retry_exponential_backoff,
+                              "callbacks": len(t.on_failure_callback or []),
+                              "outlets": sorted(a.uri for a in t.outlets)} for t in dag.tasks}}
+loaded = sorted({m.split(".")[0] for m in sys.modules} & set(sys.argv[2].split(",")))
+print("RESULT " + json.dumps({"errors": bag.import_errors, "dags": dags, "heavy": loaded}))
+"""
+
+# Run in the Airflow venv: dag.test() of one DAG for each logical date given; task states as JSON.
+RUN = r"""
+import json, sys
+from datetime import datetime
+from airflow.dag_processing.dagbag import DagBag
+
+bag = DagBag(dag_folder=sys.argv[1])
+assert not bag.import_errors, bag.import_errors
+runs = []
+for when in sys.argv[3:]:
+    dr = bag.dags[sys.argv[2]].test(logical_date=datetime.fromisoformat(when))
+    value = lambda s: getattr(s, "value", s)
+    runs.append({"state": value(dr.state),
+                 "tasks": {ti.task_id: [value(ti.state), ti.try_number] for ti in dr.get_task_instances()}})
+print("RESULT " + json.dumps(runs))
+"""
+
+
+def in_airflow_venv(cfg, script: str, *args: str, extra: dict | None = None, prefix: tuple = (),
+                    log: Path | None = None, timeout: int = 600):
+    """Run `script` with the Airflow venv's python and the instance's Airflow environment; return
+    the JSON it printed after RESULT."""
+    python = airflow_build.artifact(cfg).parent / "python"
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ["HOME"], **airflow.environment(cfg), **(extra or {})}
+    done = subprocess.run([*prefix, str(python), "-c", script, *args], env=env, cwd=REPO_ROOT, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+    if log:
+        log.write_text(done.stdout)
+    results = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert done.returncode == 0 and results, done.stdout[-6000:]
+    return json.loads(results[-1][len("RESULT "):])
+
+
+# --- parsing: no services needed ----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def parsed(test_cfg):
+    # --net: a network namespace of its own, where nothing answers (not even 127.0.0.1), so a DAG
+    # file that reaches for the metadata DB, a Variable, MinIO or Druid at parse time fails here.
+    return in_airflow_venv(test_cfg, INSPECT, str(DAGS), ",".join(HEAVY),
+                           prefix=("unshare", "--user", "--map-root-user", "--net", "--"))
+
+
+def test_every_dag_imports_without_errors_or_top_level_work(parsed):
+    assert parsed["errors"] == {}
+    assert set(parsed["dags"]) == {"medley_hourly", "medley_maintenance"}
+    assert parsed["heavy"] == [], f"imported at parse time: {parsed['heavy']}"
+
+
+def test_hourly_dag_is_the_hops_in_order_with_gold_assets(parsed, test_cfg):
+    dag = parsed["dags"]["medley_hourly"]
+    assert (dag["schedule"], dag["catchup"], dag["max_active_runs"], dag["max_active_tasks"]) == \
+        ("@hourly", True, 1, 1)
+    assert "What a logical hour processes" in dag["doc_md"] and "medley" in dag["tags"]
+    assert datetime.fromisoformat(dag["start_date"]).tzinfo is not None
+    order = ["bronze", "silver", "gold", "reconcile", "druid", "superset"]
+    assert {t: spec["upstream"] for t, spec in dag["tasks"].items()} == \
+        {t: order[i - 1:i] for i, t in enumerate(order)}
+    for name, spec in dag["tasks"].items():
+        assert spec["doc_md"] and spec["retries"] == 2 and spec["backoff"] == 2.0 and spec["callbacks"] == 1, name
+    # one list of tables: the contracts' file names, as medley.contracts reads them
+    gold = [c.name for c in all_contracts("gold")]
+    assert orchestration.gold_tables() == gold
+    bucket, prefix = test_cfg.get("storage.bucket"), test_cfg.get("storage.gold_prefix")
+    assert dag["tasks"]["gold"]["outlets"] == [f"s3://{bucket}/{prefix}/{t}" for t in gold]
+    assert not any(spec["outlets"] for t, spec in dag["tasks"].items() if t != "gold")
+
+
+def test_maintenance_dag_runs_each_step_daily(parsed):
+    dag = parsed["dags"]["medley_maintenance"]
+    assert (dag["schedule"], dag["catchup"], dag["max_active_runs"], dag["max_active_tasks"]) == \
+        ("@daily", False, 1, 1)
+    assert {t: spec["upstream"] for t, spec in dag["tasks"].items()} == \
+        {"optimize": [], "vacuum": ["optimize"], "druid_compaction": [], "expire_quality_results": []}
+    assert all(spec["doc_md"] and spec["retries"] == 3 for spec in dag["tasks"].values())
+
+
+def test_start_date_is_pinned_by_the_environment_or_the_current_hour():
+    assert orchestration.start_date({"MEDLEY_HOURLY_START_DATE": "2026-11-20"}) == \
+        datetime(2026, 11, 20, tzinfo=timezone.utc)
+    assert orchestration.start_date({"MEDLEY_HOURLY_START_DATE": "2026-11-20T05:00:00+01:00"}).utcoffset() \
+        is not None
+    now = datetime(2026, 12, 3, 19, 42, 7, tzinfo=timezone.utc)
+    assert orchestration.start_date({}, now) == datetime(2026, 12, 3, 19, tzinfo=timezone.utc)
+    with pytest.raises(MedleyError, match=r"MEDLEY_HOURLY_START_DATE='yesterday' .* -> set it like"):
+        orchestration.start_date({"MEDLEY_HOURLY_START_DATE": "yesterday"})
+
+
+def test_a_failed_job_raises_its_own_error_line():
+    """A real job process (the pipeline venv's python) that refuses its arguments: the error is
+    the job's last line, with its exit code; its output went to the log line by line."""
+    seen: list[str] = []
+    with pytest.raises(orchestration.JobFailed) as failed:
+        orchestration.run_job("medley.jobs", ["no-such-hop"], log=seen.append)
+    assert failed.value.exit_code == 2
+    assert "invalid choice: 'no-such-hop'" in str(failed.value) and str(failed.value) == seen[-1]
+
+
+def test_failure_summary_names_dag_hop_table_and_check():
+    line = ("medley.jobs silver: error: gate failed for silver.quarantine: "
+            "expect_table_row_count_to_be_between() unexpected=1 (result: s3://b/quality/runs/r/q.json) "
+            "-> fix the input or the job, then rerun; the next hop did not run")
+    summary = orchestration.failure_summary("medley_hourly", "silver", "manual__x", RuntimeError(line))
+    assert (summary["table"], summary["check"]) == ("silver.quarantine", "expect_table_row_count_to_be_between() unexpected=1")
+    assert summary["text"].startswith("medley: medley_hourly silver failed (manual__x) table silver.quarantine "
+                                      "check expect_table_row_count_to_be_between() unexpected=1: medley.jobs silver")
+
+
+# --- real runs on the live test instance ----------------------------------------------------------
+
+def split_by_hour(generated: Path, out: Path) -> dict[int, dict[str, int]]:
+    """The generated files, one directory per event hour (as they would have landed hour by hour);
+    lines per stream per hour."""
+    counts: dict[int, dict[str, int]] = {}
+    for f in generated.iterdir():
+        for hour, lines in land.group_by_hour(f.read_text().splitlines()).items():
+            (out / f"{hour.hour:02d}").mkdir(parents=True, exist_ok=True)
+            (out / f"{hour.hour:02d}" / f.name).write_text("\n".join(lines) + "\n")
+            counts.setdefault(hour.hour, {})[f.name] = len(lines)
+    return counts
+
+
+def run_hourly(cfg, tmp_path: Path, name: str, *hours: str, **extra: str) -> list[dict]:
+    env = {"MEDLEY_HOURLY_START_DATE": hours[0], **extra}
+    return in_airflow_venv(cfg, RUN, str(DAGS), "medley_hourly", *hours, extra=env,
+                           log=tmp_path / f"{name}.log", timeout=1700)
+
+
+def rows(spark, cfg, table: str) -> list:
+    return sorted(map(tuple, spark.read.format("delta").load(storage.table_uri(cfg, table)).collect()), key=repr)
+
+
+def delta_version(spark, cfg, table: str) -> int:
+    from delta.tables import DeltaTable
+
+    return DeltaTable.forPath(spark, storage.table_uri(cfg, table)).history(1).collect()[0]["version"]
+
+
+def druid_count(cfg, datasource: str, measure: str, day: str) -> int:
+    return druid.sql(cfg, f'SELECT {measure} AS n FROM "{datasource}" WHERE __time >= TIMESTAMP \'{day} 00:00:00\' '
+                          f"AND __time < TIMESTAMP '{day} 00:00:00' + INTERVAL '1' DAY")[0]["n"]
+
+
+def all_succeeded(run: dict) -> bool:
+    return run["state"] == "success" and all(s == "success" for s, _ in run["tasks"].values())
+
+
+@pytest.mark.services
+@pytest.mark.timeout(3600)
+def test_hourly_dag_over_two_hours_gives_the_input_rows_and_rerunning_changes_nothing(live_cfg, spark, tmp_path):
+    day = "2026-11-20"
+    cfg = fresh_bucket("medley-airflow-hourly-test")
+    generate_hours(tmp_path / "generated", day, hours=2, users=60, seed=11)
+    by_hour = split_by_hour(tmp_path / "generated", tmp_path / "hours")
+    assert set(by_hour) == {0, 1}
+    total = {s: by_hour[0].get(s, 0) + by_hour[1].get(s, 0) for s in by_hour[0] | by_hour[1]}
+    hours = [f"{day}T00:00:00+00:00", f"{day}T01:00:00+00:00"]
+
+    for hour, logical in enumerate(hours):       # hour h has landed when its run starts
+        land.land_directory(cfg, tmp_path / "hours" / f"{hour:02d}")
+        [run] = run_hourly(cfg, tmp_path, f"hour-{hour}", logical)
+        assert all_succeeded(run), (run, (tmp_path / f"hour-{hour}.log").read_text()[-6000:])
+        landed = {s: sum(by_hour[h].get(s, 0) for h in range(hour + 1)) for s in total}
+        assert len(rows(spark, cfg, "gold.fact_listen")) == landed["listen_events"]
+        assert druid_count(cfg, "fact_listen", "COUNT(*)", day) == landed["listen_events"]
+    assert state.pending(cfg, "gold") == [] and state.pending(cfg, "druid") == []
+    for r in hops.reconciliation(spark, cfg):
+        stream = r["stream"].split("+")[0]
+        assert r["bronze_ok"] and r["gold_ok"] and r["bronze"] == r["gold"] == total[stream], r
+    assert druid_count(cfg, "agg_listens_hourly", "SUM(listen_count)", day) == total["listen_events"]
+
+    gold_then = {t: rows(spark, cfg, f"gold.{t}") for t in ("fact_listen", "agg_listens_hourly", "dim_user")}
+    versions = {t: delta_version(spark, cfg, t) for t in ("bronze.events", "silver.listen_events", "gold.fact_listen")}
+    again = run_hourly(cfg, tmp_path, "again", *hours)
+    assert all(map(all_succeeded, again)), (again, (tmp_path / "again.log").read_text()[-6000:])
+    assert {t: rows(spark, cfg, f"gold.{t}") for t in gold_then} == gold_then
+    assert {t: delta_version(spark, cfg, t) for t in versions} == versions   # not even a commit
+    assert druid_count(cfg, "fact_listen", "COUNT(*)", day) == total["listen_events"]
+    assert druid_count(cfg, "agg_listens_hourly", "SUM(listen_count)", day) == total["listen_events"]
+
+
+class Alerts(BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self):
+        Alerts.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.services
+@pytest.mark.timeout(3600)
+def test_a_failing_gate_fails_silver_without_retry_keeps_the_work_and_a_rerun_completes(live_cfg, spark, tmp_path):
+    day = "2026-11-21"
+    cfg = fresh_bucket("medley-airflow-gate-test")
+    lines = generate_hours(tmp_path / "input", day, hours=1, users=40, seed=12)
+    listen = tmp_path / "input" / "listen_events"
+    listen.write_text(listen.read_text() + "not json at all\n")   # lands with the last line's hour
+    land.land_directory(cfg, tmp_path / "input")
+    hour = f"{day}T00:00:00+00:00"
+
+    server = HTTPServer(("127.0.0.1", 0), Alerts)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        [failed] = run_hourly(cfg, tmp_path, "gate-fails", hour, MEDLEY_QUALITY__QUARANTINE_MAX_RATE="0",
+                              MEDLEY_ALERTS__WEBHOOK_URL=f"http://127.0.0.1:{server.server_port}/alert")
+    finally:
+        server.shutdown()
+    log = (tmp_path / "gate-fails.log").read_text()
+    assert failed["state"] == "failed", failed
+    assert failed["tasks"]["bronze"][0] == "success"
+    assert failed["tasks"]["silver"] == ["failed", 1], failed          # failed at once: no retry
+    assert all(failed["tasks"][t][0] != "success" for t in ("gold", "reconcile", "druid", "superset")), failed
+    assert "medley.jobs silver: error: gate failed for silver.quarantine: expect_table_row_count_to_be_between" in log
+    assert state.load(cfg)["silver_watermark"] is None and state.pending(cfg, "gold") == []   # still queued
+    [alert] = Alerts.received
+    assert (alert["dag"], alert["hop"], alert["table"]) == ("medley_hourly", "silver", "silver.quarantine"), alert
+    assert alert["check"].startswith("expect_table_row_count_to_be_between"), alert
+
+    [rerun] = run_hourly(cfg, tmp_path, "after-fix", hour)     # quality.quarantine_max_rate back to 0.05
+    assert all_succeeded(rerun), (rerun, (tmp_path / "after-fix.log").read_text()[-6000:])
+    assert state.pending(cfg, "gold") == [] and state.pending(cfg, "druid") == []
+    assert len(rows(spark, cfg, "gold.fact_listen")) == lines["listen_events"]
+    assert len(rows(spark, cfg, "silver.quarantine")) == 1
+    assert druid_count(cfg, "fact_listen", "COUNT(*)", day) == lines["listen_events"]
