@@ -22,6 +22,7 @@ import re
 import signal
 import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timezone
@@ -215,3 +216,77 @@ def post_alert(url: str, summary: dict) -> None:
         # the task has failed already; a lost alert must not hide why, so say so and go on
         print(f"medley: could not post the failure alert to alerts.webhook_url {url} ({err}) "
               "-> check the URL in medley.yaml or MEDLEY_ALERTS__WEBHOOK_URL")
+
+
+# --- a DAG run through Airflow's REST API (what `make demo` calls) -----------------------------
+
+def trigger_and_wait(cfg: Config, dag_id: str = "medley_hourly", timeout_s: float = 3600,
+                     poll_s: float = 5) -> dict:
+    """Unpause the DAG, trigger a run now over Airflow's REST API (api-server of this instance,
+    token from the admin password), wait for it to end; return {"run_id", "state", "tasks":
+    {task: state}, "url"}. A failed run raises one line naming the failed task and the job's own
+    error line read from its log.
+
+    Unpausing is what makes the run start (the scheduler runs no run of a paused DAG); it also
+    lets the schedule go on from there: with the default start_date (the current hour) that is no
+    backlog, one run per hour from the next hour on."""
+    import requests
+
+    from medley.services import airflow
+
+    base = airflow.url(cfg)
+    user, password = airflow.admin(cfg)
+    session = requests.Session()
+
+    def call(method: str, path: str, **kw) -> requests.Response:
+        try:
+            return session.request(method, f"{base}{path}", timeout=60, **kw)
+        except requests.ConnectionError as err:
+            raise MedleyError(f"Airflow is not reachable at {base} ({type(err).__name__})",
+                              "start it: python3 -m medley up postgres airflow") from err
+
+    login = call("POST", "/auth/token", json={"username": user, "password": password})
+    if login.status_code != 201:
+        raise MedleyError(f"Airflow refused the admin login at {base} (HTTP {login.status_code})",
+                          "restart it so it takes the current password: python3 -m medley down airflow "
+                          "&& python3 -m medley up airflow")
+    session.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+    deadline = time.monotonic() + timeout_s
+    # the dag-processor parses a new DAG file some seconds after it starts
+    while (found := call("GET", f"/api/v2/dags/{dag_id}")).status_code == 404 and time.monotonic() < deadline:
+        time.sleep(poll_s)
+    if found.status_code != 200:
+        raise MedleyError(f"Airflow does not know DAG {dag_id} (HTTP {found.status_code})",
+                          f"look for import errors: {base}/api/v2/importErrors")
+    call("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
+    now = datetime.now(timezone.utc).isoformat()
+    created = call("POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": now})
+    if created.status_code != 200:
+        raise MedleyError(f"Airflow did not create a run of {dag_id} (HTTP {created.status_code}): "
+                          f"{created.text[:300]}", f"see {base}/dags/{dag_id}")
+    run_id = created.json()["dag_run_id"]
+    runs = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}"
+    while (run := call("GET", runs).json())["state"] not in ("success", "failed"):
+        if time.monotonic() > deadline:
+            raise MedleyError(f"run {run_id} of {dag_id} is still {run['state']} after {timeout_s:.0f}s",
+                              f"watch it in {base}/dags/{dag_id}/runs/{run_id}")
+        time.sleep(poll_s)
+    tasks = call("GET", f"{runs}/taskInstances").json()["task_instances"]
+    result = {"run_id": run_id, "state": run["state"], "url": f"{base}/dags/{dag_id}/runs/{run_id}",
+              "tasks": {t["task_id"]: t["state"] for t in tasks}}
+    failed = [t for t in tasks if t["state"] == "failed"]
+    if run["state"] == "failed":
+        line = _error_line(call, f"{runs}/taskInstances/{failed[0]['task_id']}/logs/{failed[0]['try_number']}") \
+            if failed else ""
+        raise MedleyError(f"run {run_id} of {dag_id} failed"
+                          + (f" at {failed[0]['task_id']}: {line or 'no error line in its log'}" if failed else ""),
+                          f"see {result['url']}")
+    return result
+
+
+def _error_line(call, path: str) -> str:
+    """The last medley job error line in a task's log (Airflow 3 serves it as structured events)."""
+    resp = call("GET", path, params={"full_content": "true"}, headers={"Accept": "application/json"})
+    content = resp.json().get("content", []) if resp.status_code == 200 else []
+    events = [e.get("event", "") if isinstance(e, dict) else str(e) for e in content]
+    return next((e for e in reversed(events) if ERROR_LINE.match(e)), "")

@@ -280,3 +280,31 @@ def test_a_failing_gate_fails_silver_without_retry_keeps_the_work_and_a_rerun_co
     assert len(rows(spark, cfg, "gold.fact_listen")) == lines["listen_events"]
     assert len(rows(spark, cfg, "silver.quarantine")) == 1
     assert druid_count(cfg, "fact_listen", "COUNT(*)", day) == lines["listen_events"]
+
+
+@pytest.mark.services
+@pytest.mark.timeout(1800)
+def test_a_run_triggered_over_rest_runs_on_the_scheduler(live_cfg, spark, tmp_path):
+    """What `make demo` is to call: orchestration.trigger_and_wait unpauses medley_hourly and
+    triggers a run through the REST API; the instance's own scheduler and LocalExecutor run it with
+    the services' environment, so on the instance's default bucket (emptied first)."""
+    import requests
+
+    day = "2026-11-22"
+    cfg = fresh_bucket(live_cfg.get("storage.bucket"))
+    lines = generate_hours(tmp_path / "input", day, hours=1, users=30, seed=13)
+    land.land_directory(cfg, tmp_path / "input")
+    try:
+        result = orchestration.trigger_and_wait(live_cfg, "medley_hourly", timeout_s=1500)
+    finally:
+        # no hourly runs on the shared test instance after this test
+        user, password = airflow.admin(live_cfg)
+        token = requests.post(f"{airflow.url(live_cfg)}/auth/token", json={"username": user, "password": password},
+                              timeout=30).json()["access_token"]
+        requests.patch(f"{airflow.url(live_cfg)}/api/v2/dags/medley_hourly", json={"is_paused": True},
+                       headers={"Authorization": f"Bearer {token}"}, timeout=30).raise_for_status()
+    assert result["state"] == "success", result
+    assert result["tasks"] == dict.fromkeys(["bronze", "silver", "gold", "reconcile", "druid", "superset"],
+                                            "success"), result
+    assert len(rows(spark, cfg, "gold.fact_listen")) == lines["listen_events"]
+    assert druid_count(cfg, "fact_listen", "COUNT(*)", day) == lines["listen_events"]
