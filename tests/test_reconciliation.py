@@ -38,30 +38,35 @@ def run_cli(capsys, stop_after: str) -> tuple[int, str]:
     return code, capsys.readouterr().out
 
 
-@pytest.mark.parametrize("table, change, broken_stream", [
-    ("gold.fact_listen", "duplicate", "listen_events"),       # gold facts = silver rows
-    ("silver.listen_events", "delete", "listen_events"),      # bronze = silver + quarantine + duplicates
-])
-def test_a_lost_or_duplicated_row_stops_the_run(built, spark, capsys, table, change, broken_stream):
+@pytest.mark.parametrize("tables, change", [
+    (["gold.fact_listen"], "duplicate"),                          # breaks gold facts = silver rows only
+    (["silver.listen_events", "gold.fact_listen"], "delete"),     # breaks bronze = silver + quarantine + duplicates only
+], ids=["gold-duplicate", "silver-and-gold-loss"])
+def test_a_lost_or_duplicated_row_stops_the_run(built, spark, capsys, tables, change):
     from delta.tables import DeltaTable
 
     cfg = built
-    location = storage.table_uri(cfg, table)
-    good_version = DeltaTable.forPath(spark, location).history(1).first()["version"]
-    rows = spark.read.format("delta").load(location)
-    if change == "duplicate":
-        rows.limit(1).write.format("delta").mode("append").save(location)
-    else:
-        DeltaTable.forPath(spark, location).delete(f"event_key = '{rows.first().event_key}'")
+    good = {t: DeltaTable.forPath(spark, storage.table_uri(cfg, t)).history(1).first()["version"] for t in tables}
+    event_key = spark.read.format("delta").load(storage.table_uri(cfg, tables[0])).first().event_key
+    for t in tables:
+        location = storage.table_uri(cfg, t)
+        if change == "duplicate":
+            (spark.read.format("delta").load(location).where(f"event_key = '{event_key}'")
+             .write.format("delta").mode("append").save(location))
+        else:
+            DeltaTable.forPath(spark, location).delete(f"event_key = '{event_key}'")
     before, queued = versions(spark, cfg), state.load(cfg)
     try:
         code, out = run_cli(capsys, "druid")
         assert code == ExitCode.RECONCILIATION_FAILED, out[-3000:]
         error = next(line for line in out.splitlines() if line.startswith("medley run: error:"))
-        assert f"counts do not reconcile for ['{broken_stream}']" in error
-        assert "druid: ok" not in out and "-> druid" not in out          # the run stopped there
+        assert "counts do not reconcile for ['listen_events']" in error
+        broken = "'gold_ok': False" if change == "duplicate" else "'bronze_ok': False"
+        assert broken in error and error.count("_ok': False") == 1, error
+        assert "-> druid" not in out                                          # the run stopped there
         assert versions(spark, cfg) == before and state.load(cfg) == queued   # nothing written
     finally:
-        DeltaTable.forPath(spark, location).restoreToVersion(good_version)
+        for t, version in good.items():
+            DeltaTable.forPath(spark, storage.table_uri(cfg, t)).restoreToVersion(version)
     code, out = run_cli(capsys, "gold")     # restored, the same run goes through
     assert code == ExitCode.OK and "reconcile: ok" in out, out[-3000:]
