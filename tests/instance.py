@@ -9,25 +9,23 @@ from pathlib import Path
 from medley import config
 
 TEST_HOME = Path(os.environ.get("MEDLEY_TEST_HOME", "~/.local/share/medley-test")).expanduser()
-# Ports of the test instance: the defaults + 10000, so tests and a running demo never collide.
+# Ports of the test instance: every port of medley.yaml + 10000, so tests and a running demo never
+# collide (MEDLEY_TEST_PORT_OFFSET and MEDLEY_TEST_HOME run a second test instance beside the first).
+PORT_OFFSET = int(os.environ.get("MEDLEY_TEST_PORT_OFFSET", "10000"))
+
+
+def _ports(services: dict) -> dict[str, str]:
+    return {f"MEDLEY_SERVICES__{svc.upper()}__{key.upper()}": str(value + PORT_OFFSET)
+            for svc, keys in services.items() for key, value in keys.items()
+            if key.endswith(("port", "port_start"))}
+
+
+_DEFAULTS = config.load({"MEDLEY_CONFIG": str(config.REPO_ROOT / "medley.yaml")})
 TEST_ENV = {
     "MEDLEY_PATHS__DATA_DIR": str(TEST_HOME / "data"),
     "MEDLEY_PATHS__STATE_DIR": str(TEST_HOME / "state"),
-    "MEDLEY_STORAGE__ENDPOINT": "http://127.0.0.1:19000",
-    "MEDLEY_SERVICES__MINIO__PORT": "19000",
-    "MEDLEY_SERVICES__MINIO__CONSOLE_PORT": "19001",
-    "MEDLEY_SERVICES__ZOOKEEPER__PORT": "12181",
-    "MEDLEY_SERVICES__DRUID__COORDINATOR_PORT": "18081",
-    "MEDLEY_SERVICES__DRUID__METADATA_PORT": "11527",
-    "MEDLEY_SERVICES__DRUID__BROKER_PORT": "18082",
-    "MEDLEY_SERVICES__DRUID__HISTORICAL_PORT": "18083",
-    "MEDLEY_SERVICES__DRUID__MIDDLEMANAGER_PORT": "18091",
-    "MEDLEY_SERVICES__DRUID__ROUTER_PORT": "18888",
-    "MEDLEY_SERVICES__DRUID__TASK_PORT_START": "18100",
-    "MEDLEY_SERVICES__SUPERSET__PORT": "18088",
-    "MEDLEY_SERVICES__POSTGRES__PORT": "15433",
-    "MEDLEY_SERVICES__AIRFLOW__PORT": "18080",
-    "MEDLEY_SERVICES__AIRFLOW__SCHEDULER_HEALTH_PORT": "18974",
+    "MEDLEY_STORAGE__ENDPOINT": f"http://127.0.0.1:{_DEFAULTS.port('minio') + PORT_OFFSET}",
+    **_ports(_DEFAULTS.get("services")),
     # tests use tiny inputs: few shuffle partitions keep each Spark job (and Delta commit) cheap
     "MEDLEY_SPARK__SHUFFLE_PARTITIONS": "2",
     "MEDLEY_SPARK__DRIVER_MEMORY": "2g",
