@@ -1,6 +1,7 @@
 """Silver parsers on tiny inputs: the bad-input corpus is quarantined with the right reason, good
 lines (including Fluent Bit wrapped ones) are parsed into the contract's types."""
 
+import json
 from datetime import datetime
 
 import pytest
@@ -9,7 +10,7 @@ from pyspark.sql import functions as F
 from medley.contracts import contract
 from spark.bronze.events import split_lines, to_bronze
 from spark.silver import run as silver
-from corpus import BAD_LINES, GOOD_LINES
+from corpus import BAD_LINES, GOOD_LINES, GOOD_LISTEN
 
 INGESTED = datetime(2025, 11, 2, 12, 0)
 
@@ -44,10 +45,21 @@ def test_good_lines_parse_to_the_contract(spark):
 
 
 def test_same_event_has_the_same_key_in_every_stream(spark):
-    line = GOOD_LINES[1][1]
-    parsed = silver.parse_all(bronze_of(spark, [("listen_events", line), ("page_view_events", line)]))
-    listen_key = parsed["listen_events"].first().event_key
-    assert listen_key == silver.parse_all(bronze_of(spark, [("listen_events", line)]))["listen_events"].first().event_key
+    """One listen delivered three ways: canonically, re-encoded by a shipper in another landing
+    object, and as the NextSong page view EventSim also writes for it. A different event (the
+    next item of the session) gets another key."""
+    listen = {**GOOD_LISTEN, "itemInSession": 300}
+    re_encoded = json.dumps({"log": json.dumps({**listen, "ts": float(listen["ts"]), "userId": "730.0",
+                                                "sessionId": str(listen["sessionId"])}) + "\r\n",
+                             "stream": "stdout"})
+    as_page_view = json.dumps({**listen, "page": "NextSong", "method": "PUT", "status": 200})
+    next_item = json.dumps({**listen, "itemInSession": listen["itemInSession"] + 1})
+    parsed = silver.parse_all(bronze_of(spark, [("listen_events", json.dumps(listen)), ("listen_events", re_encoded),
+                                                ("page_view_events", as_page_view), ("listen_events", next_item)]))
+    rows = [r for frame in parsed.values() for r in frame.collect()]
+    assert all(r.quarantine_reason is None for r in rows), [(r.raw_record, r.quarantine_reason) for r in rows]
+    keys = {r.source_object.rsplit("/", 1)[1]: r.event_key for r in rows}
+    assert keys["o0.jsonl.gz"] == keys["o1.jsonl.gz"] == keys["o2.jsonl.gz"] != keys["o3.jsonl.gz"]
 
 
 def test_duplicates_keep_the_first_delivery(spark):
