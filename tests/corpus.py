@@ -44,6 +44,10 @@ BAD_LINES = [
     ("page_view_events", _page(auth="Admin", itemInSession=5), "unknown_auth"),
     ("page_view_events", _page(userId=9, firstName="X", itemInSession=6), "user_fields_without_login"),
     ("page_view_events", _page(sessionId=-1, itemInSession=7), "negative_id"),
+    # a float is accepted for an integer field only when it is whole (730.0 is userId 730)
+    ("listen_events", _listen(userId=730.5, itemInSession=113), "wrong_type:userId"),
+    # two objects on one line: reading only the first would drop the second without a word
+    ("listen_events", _listen(itemInSession=114) + _listen(itemInSession=115), "malformed_json"),
 ]
 # Good lines that stress the reader: a Fluent Bit tail record wrapping the line, a number as text.
 GOOD_LINES = [
