@@ -54,3 +54,16 @@ def go_install(module: str, version: str, bin_dir: Path, log: Path) -> None:
            "GOFLAGS": "-trimpath"}
     run_logged([require("go"), "install", f"{module}@{version}"], log, env=env,
                what=f"go install {module}@{version}")
+
+
+def apt_install(package: str, provides: Path, what: str, log: Path) -> None:
+    """Install a Debian package that provides `provides`; without apt-get, say what to install."""
+    apt = shutil.which("apt-get")
+    if apt is None:
+        raise MissingTool(f"{what} is not installed ({provides} is missing) and apt-get is unavailable",
+                          f"install {what} with your package manager so that {provides} exists, "
+                          "then rerun `python3 -m medley bootstrap`")
+    run_logged([apt, "update"], log, what="apt-get update")
+    run_logged([apt, "install", "-y", "--no-install-recommends", package], log,
+               env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+               what=f"apt-get install {package}")
