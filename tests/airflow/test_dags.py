@@ -162,15 +162,18 @@ def test_failure_summary_names_dag_hop_table_and_check():
 
 # --- real runs on the live test instance ----------------------------------------------------------
 
-def split_by_hour(generated: Path, out: Path) -> dict[int, dict[str, int]]:
-    """The generated files, one directory per event hour (as they would have landed hour by hour);
-    lines per stream per hour."""
-    counts: dict[int, dict[str, int]] = {}
+def split_at(generated: Path, out: Path, hour: int) -> list[dict[str, int]]:
+    """The generated files as two landings: the event hours before `hour`, then the rest (as if
+    the second had arrived after the first run); lines per stream of each."""
+    counts: list[dict[str, int]] = [{}, {}]
     for f in generated.iterdir():
-        for hour, lines in land.group_by_hour(f.read_text().splitlines()).items():
-            (out / f"{hour.hour:02d}").mkdir(parents=True, exist_ok=True)
-            (out / f"{hour.hour:02d}" / f.name).write_text("\n".join(lines) + "\n")
-            counts.setdefault(hour.hour, {})[f.name] = len(lines)
+        parts: list[list[str]] = [[], []]
+        for when, lines in land.group_by_hour(f.read_text().splitlines()).items():
+            parts[when.hour >= hour] += lines
+        for i, lines in enumerate(parts):
+            (out / str(i)).mkdir(parents=True, exist_ok=True)
+            (out / str(i) / f.name).write_text("".join(line + "\n" for line in lines))
+            counts[i][f.name] = len(lines)
     return counts
 
 
@@ -204,17 +207,17 @@ def all_succeeded(run: dict) -> bool:
 def test_hourly_dag_over_two_hours_gives_the_input_rows_and_rerunning_changes_nothing(live_cfg, spark, tmp_path):
     day = "2026-11-20"
     cfg = fresh_bucket("medley-airflow-hourly-test")
-    generate_hours(tmp_path / "generated", day, hours=2, users=60, seed=11)
-    by_hour = split_by_hour(tmp_path / "generated", tmp_path / "hours")
-    assert set(by_hour) == {0, 1}
-    total = {s: by_hour[0].get(s, 0) + by_hour[1].get(s, 0) for s in by_hour[0] | by_hour[1]}
+    generate_hours(tmp_path / "generated", day, hours=12, users=100, seed=11)
+    landings = split_at(tmp_path / "generated", tmp_path / "landings", hour=6)
+    assert all(n["listen_events"] for n in landings), landings
+    total = {s: landings[0][s] + landings[1][s] for s in landings[0]}
     hours = [f"{day}T00:00:00+00:00", f"{day}T01:00:00+00:00"]
 
-    for hour, logical in enumerate(hours):       # hour h has landed when its run starts
-        land.land_directory(cfg, tmp_path / "hours" / f"{hour:02d}")
-        [run] = run_hourly(cfg, tmp_path, f"hour-{hour}", logical)
-        assert all_succeeded(run), (run, (tmp_path / f"hour-{hour}.log").read_text()[-6000:])
-        landed = {s: sum(by_hour[h].get(s, 0) for h in range(hour + 1)) for s in total}
+    for i, logical in enumerate(hours):       # landing i has arrived when run i starts
+        land.land_directory(cfg, tmp_path / "landings" / str(i))
+        [run] = run_hourly(cfg, tmp_path, f"hour-{i}", logical)
+        assert all_succeeded(run), (run, (tmp_path / f"hour-{i}.log").read_text()[-6000:])
+        landed = {s: sum(landings[j][s] for j in range(i + 1)) for s in total}
         assert len(rows(spark, cfg, "gold.fact_listen")) == landed["listen_events"]
         assert druid_count(cfg, "fact_listen", "COUNT(*)", day) == landed["listen_events"]
     assert state.pending(cfg, "gold") == [] and state.pending(cfg, "druid") == []
@@ -250,7 +253,7 @@ class Alerts(BaseHTTPRequestHandler):
 def test_a_failing_gate_fails_silver_without_retry_keeps_the_work_and_a_rerun_completes(live_cfg, spark, tmp_path):
     day = "2026-11-21"
     cfg = fresh_bucket("medley-airflow-gate-test")
-    lines = generate_hours(tmp_path / "input", day, hours=1, users=40, seed=12)
+    lines = generate_hours(tmp_path / "input", day, hours=6, users=200, seed=12)   # 1 bad line is < 5%
     listen = tmp_path / "input" / "listen_events"
     listen.write_text(listen.read_text() + "not json at all\n")   # lands with the last line's hour
     land.land_directory(cfg, tmp_path / "input")
@@ -292,7 +295,7 @@ def test_a_run_triggered_over_rest_runs_on_the_scheduler(live_cfg, spark, tmp_pa
 
     day = "2026-11-22"
     cfg = fresh_bucket(live_cfg.get("storage.bucket"))
-    lines = generate_hours(tmp_path / "input", day, hours=1, users=30, seed=13)
+    lines = generate_hours(tmp_path / "input", day, hours=6, users=200, seed=13)
     land.land_directory(cfg, tmp_path / "input")
     try:
         result = orchestration.trigger_and_wait(live_cfg, "medley_hourly", timeout_s=1500)
