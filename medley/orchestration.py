@@ -26,6 +26,7 @@ import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -49,7 +50,7 @@ class JobFailed(MedleyError):
     def __init__(self, job: str, exit_code: int, line: str):
         super().__init__(line or f"{job} exited with code {exit_code} and printed no error line",
                          "" if line else "read the task log above for its output")
-        self.job, self.exit_code, self.line = job, exit_code, line
+        self.exit_code = exit_code      # the job's, e.g. 6 for a failed gate
 
 
 # --- parse-time helpers (cheap: local file names, medley.yaml and the environment; no network) ---
@@ -102,7 +103,7 @@ def pipeline_python(cfg: Config) -> Path:
 
 
 def run_job(module: str, args: Sequence[str], env: Mapping[str, str] | None = None,
-            log: Callable[[str], None] = print) -> None:
+            log: Callable[[str], None] = partial(print, flush=True)) -> None:
     """Run `python -m <module> <args>` with the pipeline venv's python and the given environment
     (the task's), stream its output line by line to `log` (the task log), and raise when it
     exits non-zero: AirflowFailException (no retry) for a failed gate or reconciliation, JobFailed
@@ -112,6 +113,7 @@ def run_job(module: str, args: Sequence[str], env: Mapping[str, str] | None = No
     job = f"{module} {' '.join(args)}"
     # the repo's medley and spark packages, as the image sets PYTHONPATH=/opt/medley
     env["PYTHONPATH"] = str(REPO_ROOT)
+    env["PYTHONUNBUFFERED"] = "1"   # its lines reach the task log as they are printed, not at exit
     log(f"running {python} -m {job}")
     # Own process group: a stop kills the job and its Spark JVM together.
     proc = subprocess.Popen([str(python), "-m", module, *args], cwd=REPO_ROOT, env=env,

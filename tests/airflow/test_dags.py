@@ -150,6 +150,39 @@ def test_a_failed_job_raises_its_own_error_line():
     assert "invalid choice: 'no-such-hop'" in str(failed.value) and str(failed.value) == seen[-1]
 
 
+def test_stopping_the_task_stops_the_job(tmp_path):
+    """Airflow stops a task with SIGTERM; the job (here a real long-running python -m http.server)
+    is stopped with it instead of being left behind, and the task fails."""
+    import signal
+    import sys
+    import time
+
+    script = ("from medley import orchestration; "
+              f"orchestration.run_job('http.server', ['0', '--bind', '127.0.0.1', '--directory', {str(tmp_path)!r}])")
+    task = subprocess.Popen([sys.executable, "-c", script], cwd=REPO_ROOT, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert "Serving HTTP" in next(line for line in task.stdout if "Serving HTTP" in line or "Error" in line)
+
+    def jobs() -> list[str]:
+        found = []
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                text = cmdline.read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if "http.server" in text and str(tmp_path) in text and "orchestration" not in text:
+                found.append(text)
+        return found
+
+    assert jobs()
+    task.send_signal(signal.SIGTERM)
+    assert task.wait(timeout=30) != 0 and "JobFailed" in task.stdout.read()
+    deadline = time.monotonic() + 10
+    while jobs() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not jobs()
+
+
 def test_failure_summary_names_dag_hop_table_and_check():
     line = ("medley.jobs silver: error: gate failed for silver.quarantine: "
             "expect_table_row_count_to_be_between() unexpected=1 (result: s3://b/quality/runs/r/q.json) "
