@@ -57,6 +57,8 @@ def hand_written_path(c: Contract) -> Path:
 
 
 def hand_written(c: Contract) -> list[dict]:
+    """Business invariants of the table. GE keeps one expectation per type and columns in a suite,
+    so a hand-written one of the same type and columns (e.g. a tighter range) replaces the generated."""
     path = hand_written_path(c)
     return json.loads(path.read_text())["expectations"] if path.exists() else []
 
