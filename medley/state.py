@@ -6,18 +6,19 @@ Stored as one small JSON object in the object store (one PUT, so never half writ
 A hop removes its dates only after its gate passed, and hands them to the next hop first, so a
 failed gate or a crash leaves the work queued: the next run redoes it (every hop replaces its
 interval, so redoing is safe).
+Runs that would overlap are serialised by the pipeline lock (medley/lock.py).
 """
 
 from __future__ import annotations
 
 import json
 
-from medley import storage
+from medley import lock, storage
 from medley.config import Config
 
 
 def _key(cfg: Config) -> str:
-    return f"{cfg.get('storage.gold_prefix').rsplit('/', 1)[0]}/_state/pipeline.json"
+    return f"{storage.lakehouse_prefix(cfg)}/_state/pipeline.json"
 
 
 def load(cfg: Config) -> dict:
@@ -31,6 +32,7 @@ def load(cfg: Config) -> dict:
 
 
 def save(cfg: Config, state: dict) -> None:
+    lock.check_held()   # a run that lost the pipeline lock must not overwrite a newer run's state
     storage.put_bytes(cfg, _key(cfg), json.dumps(state, indent=1, sort_keys=True).encode(), "application/json")
 
 
