@@ -62,7 +62,7 @@ def test_kubernetes_validation_can_fail(docs):
 @PROFILES
 def test_spark_applications_match_the_crd(docs, profile):
     apps = spark_applications(docs[profile])
-    assert sorted(apps) == ["bronze", "gold", "silver"]
+    assert sorted(apps) == ["bronze", "gold", "reconcile", "silver"]
     assert chart.validate_crd(apps.values()) == []
     for hop, app in apps.items():
         assert app["spec"]["mainApplicationFile"] == "local:///opt/medley/medley/jobs.py"
@@ -150,7 +150,7 @@ def test_config_map_is_medley_yaml(docs, tmp_path, monkeypatch):
     text = chart.find(docs["laptop"], "ConfigMap", "medley-config")[0]["data"]["medley.yaml"]
     rendered = yaml.safe_load(text)
     repo = yaml.safe_load((REPO_ROOT / "medley.yaml").read_text())
-    for section in ("storage", "spark", "quality"):
+    for section in ("storage", "spark", "quality", "lock", "orchestration"):
         assert set(rendered[section]) <= set(repo[section]), section
     assert rendered["storage"]["endpoint"] == "http://medley-minio.medley.svc:9000"
     # The job pods load it through MEDLEY_CONFIG with medley.config.

@@ -109,7 +109,7 @@ def test_manifest_passes_strict_server_validation(cluster, helm, release):
 def test_spark_applications_are_accepted_by_the_crd(cluster, spark_crd, release):
     _, namespace, _ = release
     apps = [t for t in live_job_templates(cluster, namespace).values() if t["kind"] == "SparkApplication"]
-    assert {a["metadata"]["name"].rsplit("-", 1)[-1] for a in apps} == {"bronze", "silver", "gold"}
+    assert {a["metadata"]["name"].rsplit("-", 1)[-1] for a in apps} == {"bronze", "silver", "gold", "reconcile"}
     accepted = cluster.kubectl("apply", "--dry-run=server", "--validate=strict", "-n", namespace, "-f", "-",
                                input=yaml.safe_dump_all(apps), check=False)
     assert accepted.returncode == 0, accepted.stderr

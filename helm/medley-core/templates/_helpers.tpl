@@ -77,6 +77,10 @@ spark:
   {{- toYaml .Values.medley.spark | nindent 2 }}
 quality:
   {{- toYaml .Values.medley.quality | nindent 2 }}
+lock:
+  {{- toYaml .Values.medley.lock | nindent 2 }}
+orchestration:
+  {{- toYaml .Values.medley.orchestration | nindent 2 }}
 {{- end -}}
 
 {{/* Environment every Medley job container gets: config path and S3 credentials from the Secret. */}}
