@@ -3,7 +3,8 @@
 Lines are grouped by the UTC hour of their `ts` (a line without a readable ts stays with the line
 before it, so broken lines are landed too and quarantined later, never dropped). Each group is one
 gzip JSON-lines object named after its content digest: landing the same files again rewrites the
-same keys with the same bytes, so reruns never duplicate data.
+same keys with the same bytes, so reruns never duplicate data. A file that lands nothing (empty,
+only blank lines, or no EventSim stream) is reported as skipped, with why.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from medley.config import Config
 
 @dataclass
 class Landed:
-    stream: str
+    stream: str | None
     source_file: str
     lines: int
     objects: int
+    skipped: str = ""       # why nothing of the file was landed, e.g. "empty file"
 
 
 def stream_of(path: Path) -> str | None:
@@ -75,7 +77,12 @@ def land_directory(cfg: Config, directory: Path) -> list[Landed]:
     storage.ensure_bucket(cfg)
     landed = []
     for path in sorted(p for p in Path(directory).iterdir() if p.is_file()):
-        stream = stream_of(path)
-        if stream is not None:
-            landed.append(land_file(cfg, path, stream))
+        stream = None if path.stat().st_size == 0 else stream_of(path)
+        if stream is None:
+            why = "empty file" if path.stat().st_size == 0 else "no stream in its name and not a Sparkify log"
+            landed.append(Landed(None, path.name, 0, 0, skipped=why))
+            continue
+        result = land_file(cfg, path, stream)
+        result.skipped = "" if result.lines else "only blank lines"
+        landed.append(result)
     return landed

@@ -27,6 +27,9 @@ from spark.silver import auth_events, listen_events, page_view_events, status_ch
 BRONZE = contract("bronze/events")
 QUARANTINE = contract("silver/quarantine")
 DUPLICATES = contract("silver/duplicate_events")
+# EventSim lines are under 1 KiB (a Fluent Bit wrapper adds ~100 bytes): 64 Ki characters is
+# far beyond any event, and keeps a runaway line (megabytes without a newline) out of silver
+MAX_LINE_CHARS = 65_536
 TABLES = ("listen_events", "page_view_events", "auth_events", "status_change_events")
 
 # stream -> (silver table, parser of its bronze rows)
@@ -58,6 +61,17 @@ def landing_dates_since(bronze: DataFrame, watermark) -> tuple[set[str], object]
     return {str(r["event_date"]) for r in rows}, (latest.isoformat() if latest else watermark)
 
 
+def with_line_rules(parsed: DataFrame) -> DataFrame:
+    """Rules about the line itself, ahead of every rule about what it says: a line longer than
+    MAX_LINE_CHARS is no EventSim event (line_too_long), and bytes that are not UTF-8 (bronze keeps
+    them verbatim) would be read as replacement characters (invalid_utf8)."""
+    too_long = F.length(F.col("raw_record")) > MAX_LINE_CHARS
+    not_utf8 = ~F.is_valid_utf8(F.col("raw_record"))
+    return parsed.withColumn("quarantine_reason", F.coalesce(
+        F.when(too_long, F.lit("line_too_long")), F.when(not_utf8, F.lit("invalid_utf8")),
+        F.col("quarantine_reason")))
+
+
 def with_landing_window_rule(parsed: DataFrame) -> DataFrame:
     outside = F.abs(F.datediff(F.col("event_date"), F.col("landing_date"))) > 1
     return parsed.withColumn("quarantine_reason", F.coalesce(
@@ -87,9 +101,10 @@ def parse_all(bronze: DataFrame) -> dict[str, DataFrame]:
     """Bronze rows -> {silver table: parsed rows with quarantine_reason} for every stream."""
     parsed: dict[str, list[DataFrame]] = {t: [] for t in TABLES}
     for stream, (table, parser) in VIIRYA_PARSERS.items():
-        parsed[table].append(with_landing_window_rule(parser(bronze.where(F.col("stream") == stream))))
-    interana = with_landing_window_rule(
-        page_view_events.parse_interana(bronze.where(F.col("stream") == landing.INTERANA_STREAM)))
+        parsed[table].append(parser(bronze.where(F.col("stream") == stream))
+                             .transform(with_line_rules).transform(with_landing_window_rule))
+    interana = (page_view_events.parse_interana(bronze.where(F.col("stream") == landing.INTERANA_STREAM))
+                .transform(with_line_rules).transform(with_landing_window_rule))
     parsed["page_view_events"].append(interana)
     good_interana = interana.where(F.col("quarantine_reason").isNull())
     for table, derive in FROM_INTERANA_PAGE_VIEWS.items():
@@ -111,7 +126,10 @@ def _days_around(dates: set[str]) -> set[str]:
     return {str(date.fromisoformat(d) + timedelta(days=k)) for d in dates for k in (-1, 0, 1)}
 
 
-def run(spark: SparkSession, cfg: Config, landing_dates: set[str]) -> SilverResult:
+def run(spark: SparkSession, cfg: Config, landing_dates: set[str],
+        after_commit: Callable[[str], None] = lambda name: None) -> SilverResult:
+    """after_commit is called with a table's name after each of its commits (one per table):
+    where the fault tests crash a run."""
     result = SilverResult(landing_dates=sorted(landing_dates))
     if not landing_dates:
         return result
@@ -124,6 +142,7 @@ def run(spark: SparkSession, cfg: Config, landing_dates: set[str]) -> SilverResu
         # interana page views are quarantined once, under their own stream
         replace_partitions(quarantine, storage.table_uri(cfg, QUARANTINE.table), "event_date",
                            result.landing_dates, QUARANTINE.partition_by)
+        after_commit("quarantine")
         good_dates = _union_all([p.where(F.col("quarantine_reason").isNull()).select("event_date")
                                  for p in parsed_changed.values()]).distinct().collect()
         result.event_dates = sorted(str(r.event_date) for r in good_dates)
@@ -141,11 +160,13 @@ def run(spark: SparkSession, cfg: Config, landing_dates: set[str]) -> SilverResu
             kept, dupes = deduplicate(rows)
             replace_partitions(target.conform(kept), storage.table_uri(cfg, target.table), "event_date",
                                result.event_dates, target.partition_by)
+            after_commit(table)
             if table != "page_view_events":   # interana duplicates are recorded once, as page views
                 dupes = dupes.where(F.col("stream") != landing.INTERANA_STREAM)
             duplicates.append(to_duplicates(dupes))
         replace_partitions(_union_all(duplicates), storage.table_uri(cfg, DUPLICATES.table), "event_date",
                            result.event_dates, DUPLICATES.partition_by)
+        after_commit("duplicate_events")
     finally:
         _uncache(good)
         _uncache(parsed_changed)
