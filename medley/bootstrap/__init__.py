@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import importlib
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from medley import REPO_ROOT
 from medley.config import Config
@@ -18,13 +20,15 @@ from medley.console import say, step, table
 from medley.errors import NoDiskSpace
 
 # Build order; each group is what a command needs.
-COMPONENTS = ["jars", "generator", "minio", "zookeeper", "druid", "superset", "postgres", "airflow", "helm",
-              "controlplane"]
+COMPONENTS = ["jars", "generator", "minio", "zookeeper", "druid", "superset", "postgres", "airflow", "chromium",
+              "helm", "controlplane"]
 GROUPS = {
     "pipeline": ["jars"],
-    "demo": ["jars", "generator", "minio", "zookeeper", "druid", "superset", "postgres", "airflow"],
+    "demo": ["jars", "generator", "minio", "zookeeper", "druid", "superset", "postgres", "airflow", "chromium"],
     "test": COMPONENTS,
 }
+# Only the chart and Kubernetes tests need these: `medley test` builds them beside the other tests.
+KUBERNETES_TOOLS = ["helm", "controlplane"]
 MIN_FREE_GB = 8
 
 
@@ -55,16 +59,31 @@ def is_current(cfg: Config, name: str) -> bool:
 def ensure(cfg: Config, name: str) -> Path:
     mod = component(name)
     if not is_current(cfg, name):
-        free_gb = shutil.disk_usage(cfg.cache_dir).free / 2**30
-        if free_gb < MIN_FREE_GB:
-            raise NoDiskSpace(f"only {free_gb:.1f} GB free under {cfg.cache_dir}",
-                              f"free at least {MIN_FREE_GB} GB or set paths.cache_dir to a bigger disk")
-        with step(f"bootstrap {name}: {mod.DESCRIPTION}"):
-            mod.build(cfg)
-        stamp = _stamp(cfg, name)
-        stamp.parent.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(mod.fingerprint(cfg))
+        # One build of a component at a time: `medley test` builds Helm and the control plane in the
+        # background while tests run, and a test needing one waits for that build, not a second.
+        with _build_lock(cfg, name):
+            if not is_current(cfg, name):   # else it was built while we waited
+                free_gb = shutil.disk_usage(cfg.cache_dir).free / 2**30
+                if free_gb < MIN_FREE_GB:
+                    raise NoDiskSpace(f"only {free_gb:.1f} GB free under {cfg.cache_dir}",
+                                      f"free at least {MIN_FREE_GB} GB or set paths.cache_dir to a bigger disk")
+                with step(f"bootstrap {name}: {mod.DESCRIPTION}"):
+                    mod.build(cfg)
+                stamp = _stamp(cfg, name)
+                stamp.parent.mkdir(parents=True, exist_ok=True)
+                stamp.write_text(mod.fingerprint(cfg))
     return mod.artifact(cfg)
+
+
+@contextmanager
+def _build_lock(cfg: Config, name: str) -> Iterator[None]:
+    import fcntl
+
+    path = cfg.cache_dir / "stamps" / f"{name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        yield
 
 
 # Go builds are CPU-bound and the rest mostly downloads: two chains in parallel use both well.

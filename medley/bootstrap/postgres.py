@@ -8,23 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medley.config import Config
-from medley.proc import apt_install
+from medley.bootstrap import debian
 
 NAME = "postgres"
 DESCRIPTION = "PostgreSQL 15 (Debian package)"
-PACKAGE = "postgresql-15"
 BIN = Path("/usr/lib/postgresql/15/bin")
 
-
-def fingerprint(cfg: Config) -> str:
-    return PACKAGE
-
-
-def artifact(cfg: Config) -> Path:
-    return BIN / "postgres"
-
-
-def build(cfg: Config) -> None:
-    if not artifact(cfg).exists():
-        apt_install(PACKAGE, artifact(cfg), "PostgreSQL 15", cfg.state_dir / "logs" / "bootstrap-postgres.log")
+fingerprint, artifact, build = debian.package(NAME, "postgresql-15", BIN / "postgres", "PostgreSQL 15")

@@ -4,23 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medley.config import Config
-from medley.proc import apt_install
+from medley.bootstrap import debian
 
 NAME = "zookeeper"
 DESCRIPTION = "ZooKeeper (Debian package)"
-PACKAGE = "zookeeper"
 JAR = Path("/usr/share/java/zookeeper.jar")   # its manifest Class-Path names the other jars
 
-
-def fingerprint(cfg: Config) -> str:
-    return PACKAGE
-
-
-def artifact(cfg: Config) -> Path:
-    return JAR
-
-
-def build(cfg: Config) -> None:
-    if not JAR.exists():
-        apt_install(PACKAGE, JAR, "ZooKeeper 3.8", cfg.state_dir / "logs" / "bootstrap-zookeeper.log")
+fingerprint, artifact, build = debian.package(NAME, "zookeeper", JAR, "ZooKeeper 3.8")
