@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,6 +72,7 @@ class GateResult:
     evaluated: int
     failed: list[str] = field(default_factory=list)   # "expectation(column)" that failed
     result_uri: str = ""
+    explanation: str = ""   # what a person needs to act on a failure, e.g. the top quarantine reasons
 
 
 def _describe(exp_result) -> str:
@@ -83,7 +86,8 @@ def _describe(exp_result) -> str:
 
 def validate(cfg: Config, c: Contract, df, run_id: str, extra: list[dict] | None = None,
              extra_columns: tuple[str, ...] = ()) -> GateResult:
-    """Validate df against the table's suite; save the result and Data Docs to the object store.
+    """Validate df against the table's suite; save the result to the object store (its Data Docs
+    page is published by `data_docs`).
 
     The suite runs first without sample unexpected values (GE's query for them is a full scan per
     expectation when nothing is unexpected; a limit of 0 lets Spark skip it); only a failed suite
@@ -94,54 +98,97 @@ def validate(cfg: Config, c: Contract, df, run_id: str, extra: list[dict] | None
     expectations = generated_expectations(c, extra_columns) + hand_written(c) + (extra or [])
     df = df.persist(StorageLevel.MEMORY_AND_DISK)   # every expectation scans it
     try:
-        validation, docs = _run_suite(c, expectations, df, samples=0)
+        validation = _run_suite(c, expectations, df, samples=0)
         if not validation.success:
-            validation, docs = _run_suite(c, expectations, df, samples=20)
+            validation = _run_suite(c, expectations, df, samples=20)
     finally:
         df.unpersist()
-    prefix = cfg.get("storage.quality_prefix")
-    key = f"{prefix}/runs/{run_id}/{c.layer}/{c.name}.json"
+    key = f"{cfg.get('storage.quality_prefix')}/runs/{run_id}/{c.layer}/{c.name}.json"
     storage.put_bytes(cfg, key, json.dumps(validation.to_json_dict(), indent=1, default=str).encode(),
                       "application/json")
-    for name, data in docs.items():
-        storage.put_bytes(cfg, f"{prefix}/data_docs/{name}", data,
-                          "text/html" if name.endswith(".html") else "application/octet-stream")
     return GateResult(table=c.table, success=bool(validation.success), evaluated=len(validation.results),
                       failed=[_describe(r) for r in validation.results if not r.success],
                       result_uri=storage.uri(cfg, key, "s3"))
 
 
+class _Project:
+    """One throw-away GE project per process, shared by its gates: creating a project costs about
+    half a second, and building Data Docs once per hop instead of once per gate saves a second more
+    per gate (docs/performance.md)."""
+
+    def __init__(self):
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        self.dir = tempfile.TemporaryDirectory(prefix="medley-gx-")
+        self.ctx = gx.get_context(mode="file", project_root_dir=self.dir.name)
+        # progress bars per metric drown the run summary
+        self.ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+        self.source = self.ctx.data_sources.add_spark("spark")
+        self.site = Path(self.dir.name) / "gx" / "uncommitted" / "data_docs" / "local_site"
+        self.results = Path(self.dir.name) / "gx" / "uncommitted" / "validations"
+        self.published: dict[str, bytes] = {}    # Data Docs file -> content last uploaded
+
+    def replace(self, store, name: str, item):
+        if name in {x.name for x in store.all()}:
+            store.delete(name)
+        return store.add(item)
+
+
+_project: _Project | None = None
+
+
 def _run_suite(c: Contract, expectations: list[dict], df, samples: int):
-    """One checkpoint run in a throw-away GE project: (validation result, Data Docs files)."""
+    """One checkpoint run in this process's GE project: the validation result."""
     import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-    with tempfile.TemporaryDirectory(prefix="medley-gx-") as tmp:
-        ctx = gx.get_context(mode="file", project_root_dir=tmp)
-        # progress bars per metric drown the run summary
-        ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-        name = f"{c.layer}.{c.name}"
-        suite = ctx.suites.add(gx.ExpectationSuite(name=name))
-        for e in expectations:
-            suite.add_expectation_configuration(ExpectationConfiguration(
-                type=e["type"], kwargs=e["kwargs"], meta=e.get("meta") or {}))
-        suite.save()
-        batch = (ctx.data_sources.add_spark("spark").add_dataframe_asset(name)
-                 .add_batch_definition_whole_dataframe("run"))
-        definition = ctx.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
-        checkpoint = ctx.checkpoints.add(gx.Checkpoint(
-            name=f"gate-{name}", validation_definitions=[definition],
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="docs")],
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": samples}))
-        run = checkpoint.run(batch_parameters={"dataframe": df})
-        site = Path(tmp) / "gx" / "uncommitted" / "data_docs" / "local_site"
-        docs = {str(f.relative_to(site)): f.read_bytes() for f in site.rglob("*") if f.is_file()}
-    return next(iter(run.run_results.values())), docs
+    global _project
+    if _project is None:
+        _project = _Project()
+    project, name = _project, f"{c.layer}.{c.name}"
+    suite = project.replace(project.ctx.suites, name, gx.ExpectationSuite(name=name))
+    for e in expectations:
+        suite.add_expectation_configuration(ExpectationConfiguration(
+            type=e["type"], kwargs=e["kwargs"], meta=e.get("meta") or {}))
+    suite.save()
+    if name in {a.name for a in project.source.assets}:
+        project.source.delete_asset(name)
+    batch = project.source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("run")
+    definition = project.replace(project.ctx.validation_definitions, name,
+                                 gx.ValidationDefinition(name=name, data=batch, suite=suite))
+    checkpoint = project.replace(project.ctx.checkpoints, f"gate-{name}", gx.Checkpoint(
+        name=f"gate-{name}", validation_definitions=[definition],
+        result_format={"result_format": "SUMMARY", "partial_unexpected_count": samples}))
+    run = checkpoint.run(batch_parameters={"dataframe": df})
+    return next(iter(run.run_results.values()))
+
+
+@contextmanager
+def data_docs(cfg: Config):
+    """Around a hop's gates: afterwards, passed or not, build the Data Docs of this process's
+    validations and upload the files that changed to <quality_prefix>/data_docs/."""
+    try:
+        yield
+    finally:
+        if _project is not None:
+            _project.ctx.build_data_docs()
+            prefix = cfg.get("storage.quality_prefix")
+            for f in sorted(_project.site.rglob("*")):
+                name = str(f.relative_to(_project.site))
+                if f.is_file() and _project.published.get(name) != (data := f.read_bytes()):
+                    storage.put_bytes(cfg, f"{prefix}/data_docs/{name}", data,
+                                      "text/html" if name.endswith(".html") else "application/octet-stream")
+                    _project.published[name] = data
+            # the next build renders only the next hop's results (a test session runs hundreds)
+            shutil.rmtree(_project.results, ignore_errors=True)
 
 
 def require_pass(result: GateResult) -> None:
+    """GateFailed with one line: `gate failed for <table>: <check>[; ...] (result: <uri>)`, then the
+    explanation if any (after the result, so medley.orchestration.GATE_ERROR still reads table and check)."""
     if not result.success:
+        explanation = f" {result.explanation}" if result.explanation else ""
         raise GateFailed(f"gate failed for {result.table}: {'; '.join(result.failed)} "
-                         f"(result: {result.result_uri})",
+                         f"(result: {result.result_uri}){explanation}",
                          "fix the input or the job, then rerun; the next hop did not run")
