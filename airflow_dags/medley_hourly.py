@@ -2,9 +2,11 @@
 ### medley_hourly: landing → bronze → silver → gold → reconcile → Druid → Superset, every hour
 
 Each task runs one hop of `medley/hops.py`, the same hops `medley run` runs, as
-`python -m medley.jobs <hop>` in the pipeline environment (`medley/orchestration.py`, the local
-runner). Every hop has its Great Expectations gate, and hands its work to the next hop only
-after the gate passed.
+`python -m medley.jobs <hop>` with the runner `orchestration.runner` names
+(`medley/orchestration.py`): `local`, the pipeline environment on this machine, or `kubernetes`,
+pods in the cluster with spark-submit for the Spark hops (`medley/kube_runner.py`; the chart sets
+it). Every hop has its Great Expectations gate, and hands its work to the next hop only after the
+gate passed.
 
 **What a logical hour processes.** The hops work from the hand-over state in the object store
 (`medley/state.py`), not from the run's data interval: a run processes everything that has landed
@@ -12,10 +14,12 @@ and not been processed yet, which includes its own hour. So a late file is picke
 run, a skipped hour loses nothing, and rerunning an hour that is done changes nothing (every hop
 replaces its interval).
 
-**Schedule.** Hourly, `catchup=True`, one run at a time (`max_active_runs=1`) and one task at a
+**Schedule.** Hourly data intervals (`CronDataIntervalTimetable`: the run of hour H covers
+[H, H+1h) and starts when that hour is over), `catchup=True`, one run at a time (`max_active_runs=1`) and one task at a
 time (`max_active_tasks=1`), so one local Spark runs at once. `start_date` is
 `$MEDLEY_HOURLY_START_DATE` (ISO 8601, UTC unless given) or, unset, the start of the current UTC
-hour: unpausing then creates no backlog of runs. A platform team pins it.
+hour: unpausing then creates no backlog of runs, and no run before the current hour ends. A
+platform team pins it.
 
 **Backfill** over logical hours: `airflow backfill create --dag-id medley_hourly --from-date
 2026-12-01T00:00:00+00:00 --to-date 2026-12-01T05:00:00+00:00`. Because of the hand-over state,
@@ -36,7 +40,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
 
 from medley import orchestration
 
@@ -46,7 +50,8 @@ GOLD_ASSETS = [Asset(name=f"medley.gold.{table}", uri=uri)
 
 @dag(
     dag_id="medley_hourly",
-    schedule="@hourly",
+    # the run of hour H covers [H, H+1h) and starts at H+1h; unpausing mid-hour starts no run
+    schedule=CronDataIntervalTimetable("@hourly", timezone="UTC"),
     start_date=orchestration.start_date(),
     catchup=True,
     max_active_runs=1,

@@ -1,8 +1,9 @@
 """
 ### medley_maintenance: daily upkeep of the lakehouse, Druid and the quality results
 
-Each task runs one step of `medley/maintenance.py` as `python -m medley.maintenance <step>` in
-the pipeline environment (`medley/orchestration.py`, the local runner):
+Each task runs one step of `medley/maintenance.py` as `python -m medley.maintenance <step>` with
+the runner `orchestration.runner` names (`medley/orchestration.py`: the pipeline environment
+here, or a pod in the cluster):
 
 - **optimize → vacuum**: Delta OPTIMIZE (compaction of the small files hourly runs leave) and
   then VACUUM of every table of the contracts, keeping what any version of the last

@@ -21,6 +21,7 @@ COMMANDS = {
     "generate": "medley.generator.cli:run",
     "k8s": "medley.k8s.cli:run",
     "superset": "medley.superset:run",
+    "quarantine": "medley.quarantine:run",
 }
 
 
@@ -50,8 +51,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="bootstrap, start the services and run the pipeline on the samples")
     p.add_argument("--input", help="EventSim output directory (default: the shared real samples)")
+    p.add_argument("--quiet-secrets", action="store_true",
+                   help="do not print the generated passwords (they stay in <state_dir>/secrets.env)")
+    p.add_argument("--no-airflow", action="store_true",
+                   help="run the pipeline in this process (medley run) instead of as an Airflow DAG run")
 
-    p = sub.add_parser("test", help="bootstrap everything and run the whole test suite")
+    p = sub.add_parser("quarantine", help="silver's quarantined lines: counts by reason, samples, replay")
+    p.add_argument("--reason", help="only this reason (e.g. malformed_json)")
+    p.add_argument("--samples", type=int, default=3, help="sample lines per reason (default: 3)")
+    p.add_argument("--replay", action="store_true", help="first re-run the quarantined lines through the "
+                                                         "current silver rules (after a rule was fixed)")
+
+    p = sub.add_parser("test", help="bootstrap everything and run the test suite (the slow fault tests "
+                                    "only with MEDLEY_TEST_SLOW=1)")
     p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra arguments for pytest")
 
     p = sub.add_parser("generate", help="generate EventSim-format events")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from medley import services
 from medley.bootstrap import GROUPS, bootstrap as run_bootstrap
 from medley.config import Config
-from medley.console import say
+from medley.console import say, table
 from medley.errors import ExitCode, MedleyError
 from medley.proc import tail
 
@@ -49,66 +50,147 @@ def run_pipeline(cfg: Config, args) -> int:
     return ExitCode.OK
 
 
-def demo_input(cfg: Config) -> Path:
-    """A day of generated events in both dialects, plus real EventSim output (tests/data)."""
+DEMO_DAYS = 7
+
+
+def demo_window(now: datetime) -> tuple[datetime, datetime]:
+    """The demo's events: the DEMO_DAYS days up to the start of the current UTC hour."""
+    end = now.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0, tzinfo=None)
+    return end - timedelta(days=DEMO_DAYS), end
+
+
+def demo_input(cfg: Config, now: datetime | None = None) -> Path:
+    """Generated events of both dialects over the last DEMO_DAYS days, so the dashboards show a
+    running product (real EventSim samples, from 2017-2018, stay in the tests). Made by the first
+    demo and reused by later ones: they land the same objects, which bronze skips, instead of a
+    second simulated week over the first."""
     import shutil
 
-    from medley import REPO_ROOT
     from medley.cli import main as cli_main
 
-    out = cfg.state_dir / "demo-input"
-    out.mkdir(parents=True, exist_ok=True)
-    window = ["--start-time", "2026-11-01T00:00:00", "--end-time", "2026-11-02T00:00:00"]
+    out, made = cfg.state_dir / "demo-input", cfg.state_dir / "demo-input.window"
+    if made.exists():
+        return out
+    shutil.rmtree(out, ignore_errors=True)
+    start, end = demo_window(now or datetime.now(timezone.utc))
+    window = ["--start-time", start.isoformat(), "--end-time", end.isoformat()]
     for dialect, first_user, target in (("viirya", 0, out), ("interana", 1_000_000, out / "interana")):
-        code = cli_main(["generate", "--dialect", dialect, *window, "--nusers", "2000", "--randomseed", "7",
+        code = cli_main(["generate", "--dialect", dialect, *window, "--nusers", "1000", "--randomseed", "7",
                          "--userid", str(first_user), "--out", str(target)], {})
         if code:
             raise MedleyError(f"medley generate failed for the {dialect} dialect", "see the output above")
-    if (target / "interana_events").exists():
-        shutil.move(str(target / "interana_events"), str(out / "interana_events"))
-        shutil.rmtree(target)
-    samples = REPO_ROOT / "tests" / "data" / "eventsim_samples"
-    for path in sorted(p for p in samples.rglob("*") if p.name != "NOTICE"):
-        if path.is_file():
-            shutil.copy(path, out / f"sample-{path.parent.name}-{path.name}")
+    shutil.move(str(out / "interana" / "interana_events"), str(out / "interana_events"))
+    shutil.rmtree(out / "interana")
+    made.write_text(f"{start.isoformat()} {end.isoformat()}\n")
     return out
 
 
 def demo(cfg: Config, args) -> int:
+    """Bootstrap, start the services, land the demo input and run the pipeline: as a run of the
+    medley_hourly DAG, triggered over Airflow's REST API and waited on (--no-airflow: `medley run`
+    in this process)."""
     from medley import pipeline
-    from medley.bootstrap import bootstrap as run_bootstrap
 
     run_bootstrap(cfg, GROUPS["demo"])
     services.up(cfg)
     input_dir = Path(args.input) if args.input else demo_input(cfg)
-    report = pipeline.run(cfg, input_dir)
     say("")
-    say(pipeline.summary(report))
+    if args.no_airflow:
+        say(pipeline.summary(pipeline.run(cfg, input_dir)))
+    else:
+        say(dag_run_summary(cfg, run_as_dag(cfg, input_dir)))
     say("")
-    say(where_to_look(cfg))
+    say(where_to_look(cfg, show_secrets=not args.quiet_secrets))
     return ExitCode.OK
 
 
-def where_to_look(cfg: Config) -> str:
-    superset_port = cfg.port("superset")
+def run_as_dag(cfg: Config, input_dir: Path) -> dict:
+    """Land the input, then one medley_hourly run through Airflow, with a line per task state."""
+    import time
+
+    from medley import land, orchestration, storage
+    from medley.console import step
+
+    storage.ensure_bucket(cfg)
+    with step("land") as note:
+        landed = land.land_directory(cfg, input_dir)
+        note["note"] = f"{sum(x.lines for x in landed)} lines in {sum(x.objects for x in landed)} objects"
+    started: dict[str, float] = {}
+
+    def progress(task: str, state: str) -> None:
+        if state == "running":
+            started[task] = time.monotonic()
+            say(f"   -> {task} ...")
+        elif task in started:
+            say(f"      {task}: {state} ({time.monotonic() - started[task]:.0f}s)")
+        elif state not in ("scheduled", "queued"):   # e.g. upstream_failed, or the run waiting its turn
+            say(f"   {task}: {state}")
+
+    with step("medley_hourly DAG run on Airflow (each task's log has its gates and reconciliation)"):
+        return orchestration.trigger_and_wait(cfg, "medley_hourly", on_task=progress)
+
+
+def dag_run_summary(cfg: Config, run: dict) -> str:
+    from medley import druid
+
+    tasks = table(["task", "state", "seconds"],
+                  [(t, s, f"{run['durations'].get(t) or 0:.1f}") for t, s in run["tasks"].items()])
+    served = sorted(p.stem for p in druid.SPECS_DIR.glob("*.json"))
+    rows = table(["druid datasource", "rows"],
+                 [(name, druid.sql(cfg, f'SELECT COUNT(*) AS n FROM "{name}"')[0]["n"]) for name in served])
+    return "\n\n".join([f"medley_hourly run {run['run_id']}: {run['state']}  {run['url']}", tasks, rows])
+
+
+def where_to_look(cfg: Config, show_secrets: bool = True) -> str:
+    from medley.services import airflow
+
+    def login(user: str, password: str) -> str:
+        return f"login {user} / " + (password if show_secrets else f"(password in {cfg.state_dir / 'secrets.env'})")
+
     return "\n".join([
         "Where to look:",
-        f"  Superset  http://127.0.0.1:{superset_port}/  login {cfg.get('services.superset.admin_user')} / "
-        f"{cfg.secret('superset_admin_password')}  (dashboards: Charts -> 'Listens by state')",
+        f"  Airflow   {airflow.url(cfg)}/dags/medley_hourly  {login(*airflow.admin(cfg))}  (the run above and "
+        "its tasks' logs; hourly runs from now on)",
+        f"  Superset  http://127.0.0.1:{cfg.port('superset')}/  "
+        f"{login(cfg.get('services.superset.admin_user'), cfg.secret('superset_admin_password'))}  "
+        "(dashboards: Charts -> 'Listens by state')",
         f"  Druid     http://127.0.0.1:{cfg.port('druid', 'router_port')}/druid/v2/sql  (SQL API; e.g. "
         "curl -H 'Content-Type: application/json' -d '{\"query\":\"SELECT * FROM agg_listens_hourly LIMIT 5\"}')",
-        f"  MinIO     http://127.0.0.1:{cfg.port('minio', 'console_port')}/  login {cfg.s3_access_key} / "
-        f"{cfg.s3_secret_key}  (bucket {cfg.get('storage.bucket')}: landing/, lakehouse/, quality/)",
+        f"  MinIO     http://127.0.0.1:{cfg.port('minio', 'console_port')}/  {login(cfg.s3_access_key, cfg.s3_secret_key)}"
+        f"  (bucket {cfg.get('storage.bucket')}: landing/, lakehouse/, quality/)",
         f"  Stop everything: python3 -m medley down   (data stays in {cfg.data_dir})",
     ])
 
 
 def test(cfg: Config, args) -> int:
+    """Bootstrap, then every test but the `slow` ones (the faults of tests/faults that run the
+    pipeline through Druid, and the JVM kill sweep; with MEDLEY_TEST_SLOW=1 those too), so CI stays
+    under an hour. Helm and the control plane (the longest
+    Go builds, needed only by the chart and Kubernetes tests, which run last) are built in the
+    background meanwhile; a test that needs one before it is ready waits for that build
+    (medley/bootstrap: one build at a time)."""
     import subprocess
     import sys
 
     from medley import REPO_ROOT
+    from medley.bootstrap import KUBERNETES_TOOLS, is_current
 
-    run_bootstrap(cfg, GROUPS["test"])
-    code = subprocess.run([sys.executable, "-m", "pytest", *(args.pytest_args or [])], cwd=REPO_ROOT).returncode
+    run_bootstrap(cfg, [c for c in GROUPS["test"] if c not in KUBERNETES_TOOLS])
+    background = None
+    if not all(is_current(cfg, c) for c in KUBERNETES_TOOLS):
+        log = cfg.state_dir / "logs" / "bootstrap-kubernetes-tools.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        say(f"-> building {', '.join(KUBERNETES_TOOLS)} in the background while the tests run (log: {log})")
+        with log.open("w") as out:
+            background = subprocess.Popen([sys.executable, "-m", "medley", "bootstrap", *KUBERNETES_TOOLS],
+                                          cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT)
+    pytest_args = args.pytest_args or []
+    if pytest_args[:1] == ["--"]:   # `medley test -- -k lock`: argparse keeps the separator
+        pytest_args = pytest_args[1:]
+    # first, so a `-m` of the caller's replaces it
+    markers = [] if cfg.env.get("MEDLEY_TEST_SLOW") == "1" else ["-m", "not slow"]
+    code = subprocess.run([sys.executable, "-m", "pytest", *markers, *pytest_args], cwd=REPO_ROOT).returncode
+    if background is not None and background.wait() != 0:
+        say(f"medley test: error: the background build of {', '.join(KUBERNETES_TOOLS)} failed -> see {log}")
+        return ExitCode.TESTS_FAILED
     return ExitCode.OK if code == 0 else ExitCode.TESTS_FAILED

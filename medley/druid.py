@@ -148,13 +148,20 @@ def _loaded_percent(cfg: Config, datasource: str) -> float:
         return 0.0
 
 
+def _known_to_sql(cfg: Config, datasource: str) -> bool:
+    # the broker's SQL schema learns a new datasource a moment after its segments are loaded;
+    # querying it before then is an error ("Object ... not found"), not zero rows
+    return bool(sql(cfg, "SELECT 1 AS known FROM INFORMATION_SCHEMA.TABLES "
+                         "WHERE TABLE_SCHEMA = 'druid' AND TABLE_NAME = ?", [datasource]))
+
+
 def wait_for_datasource(cfg: Config, datasource: str, min_rows: int = 1, timeout_s: float = 600) -> int:
     """Wait until every used segment of the datasource is loaded and it serves at least min_rows
     rows (Druid rows, i.e. after rollup); return that row count."""
     deadline = time.monotonic() + timeout_s
     rows = 0
     while time.monotonic() < deadline:
-        if _loaded_percent(cfg, datasource) >= 100.0:
+        if _loaded_percent(cfg, datasource) >= 100.0 and _known_to_sql(cfg, datasource):
             rows = int(sql(cfg, f'SELECT COUNT(*) AS n FROM "{datasource}"')[0]["n"])
             if rows >= min_rows:
                 return rows

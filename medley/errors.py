@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     NO_DISK = 8
     TESTS_FAILED = 9
     OUT_OF_MEMORY = 10
+    BUSY = 11            # another run holds the pipeline lock
     INTERRUPTED = 130
 
 

@@ -28,8 +28,8 @@ from medley.console import say
 from medley.contracts import all_contracts, contract
 from medley.delta import exists, read
 from medley.errors import MedleyError, ReconciliationFailed
-from medley.quality import GateResult, require_pass, validate
-from medley.spark import out_of_memory
+from medley.quality import GateResult, data_docs, require_pass, validate
+from medley.spark import out_of_disk, out_of_memory
 
 # silver table -> its gold fact; interana lines become page views (and listens, auth, status changes)
 FACT_OF = {"listen_events": "fact_listen", "page_view_events": "fact_page_view",
@@ -47,8 +47,9 @@ class RunReport:
 
 
 class Step:
-    """Times a step for the report, prints progress, and turns a Spark JVM killed by an
-    OutOfMemoryError into one line naming the fix (exit code 10)."""
+    """Times a step for the report, prints progress, and turns what people can fix into one line
+    naming the fix: a Spark JVM killed by an OutOfMemoryError (exit code 10), no disk space for
+    Spark's scratch files (8), an object store that stopped answering (4)."""
 
     def __init__(self, cfg: Config, report: RunReport, name: str):
         self.cfg, self.report, self.name, self.note = cfg, report, name, ""
@@ -63,17 +64,28 @@ class Step:
         self.report.steps.append((self.name, seconds, "FAILED" if kind else self.note))
         say(f"   {self.name}: {'FAILED' if kind else 'ok'} ({seconds:.1f}s) {self.note}")
         if isinstance(err, Exception) and not isinstance(err, MedleyError):
-            oom = out_of_memory(self.cfg, self.name, err)
-            if oom:
-                raise oom from err
+            clear = (out_of_memory(self.cfg, self.name, err) or out_of_disk(self.cfg, self.name, err)
+                     or storage.unreachable(self.cfg, self.name))
+            if clear:
+                raise clear from err
         return False
 
 
 def crash_point(cfg: Config, name: str) -> None:
-    """Die by SIGKILL here when MEDLEY_CRASH_AT names this point: the fault tests crash a run at
-    an exact place (e.g. after gold's write and gate, before its hand-over) to prove a rerun is exact."""
-    if cfg.env.get(CRASH_AT_ENV) == name:
-        os.kill(os.getpid(), signal.SIGKILL)
+    """Die here, as a lost machine would, when MEDLEY_CRASH_AT names this point: SIGKILL this
+    process's Spark JVM (the pyspark gateway, a child process), then this process. The fault tests
+    crash a run at an exact place (e.g. between two Delta commits of a hop) to prove a rerun is exact;
+    the line printed first gives them the JVM's pid to check it is gone."""
+    if cfg.env.get(CRASH_AT_ENV) != name:
+        return
+    from pyspark import SparkContext
+
+    jvm = getattr(getattr(SparkContext._active_spark_context, "_gateway", None), "proc", None)
+    say(f"crash point {name}: SIGKILL to the Spark JVM (pid {jvm.pid if jvm else 'none'}) and pid {os.getpid()}")
+    if jvm is not None:
+        jvm.kill()
+        jvm.wait()
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def table(spark: SparkSession, cfg: Config, name: str) -> DataFrame | None:
@@ -82,10 +94,14 @@ def table(spark: SparkSession, cfg: Config, name: str) -> DataFrame | None:
 
 
 def _gate(cfg: Config, report: RunReport, ref: str, df: DataFrame, extra: list[dict] | None = None,
-          extra_columns: tuple[str, ...] = ()) -> None:
+          extra_columns: tuple[str, ...] = (), explain: Callable[[DataFrame], str] | None = None) -> None:
+    """Validate df; on failure `explain(df)` (if given) is added to the error line."""
     result = validate(cfg, contract(ref), df, report.run_id, extra, extra_columns)
+    if explain is not None and not result.success:
+        result.explanation = explain(df)
     report.gates.append(result)
     require_pass(result)
+    crash_point(cfg, f"gate:{ref}")
 
 
 def _span(dates) -> str:
@@ -95,13 +111,18 @@ def _span(dates) -> str:
 
 # --- gates -------------------------------------------------------------------------------------
 
-def gate_bronze(spark, cfg, report, bronze_run_id: str) -> None:
+def gate_bronze(spark, cfg, report, bronze_run_id: str, recorded_damage: bool = False) -> None:
     rows = table(spark, cfg, "bronze.events")
     if rows is not None:
         _gate(cfg, report, "bronze/events", rows.where(F.col("ingest_run_id") == bronze_run_id))
+    if recorded_damage:
+        damaged = table(spark, cfg, "bronze.damaged_objects")
+        _gate(cfg, report, "bronze/damaged_objects", damaged.where(F.col("ingest_run_id") == bronze_run_id))
 
 
 def gate_silver(spark, cfg, report, landing_dates, event_dates) -> None:
+    from medley.quarantine import gate_explanation
+
     bronze_lines = table(spark, cfg, "bronze.events").where(F.col("event_date").isin(landing_dates)).count()
     quarantine = table(spark, cfg, "silver.quarantine")
     if quarantine is not None:
@@ -110,7 +131,8 @@ def gate_silver(spark, cfg, report, landing_dates, event_dates) -> None:
               [{"type": "expect_table_row_count_to_be_between",
                 "kwargs": {"min_value": 0, "max_value": limit},
                 "meta": {"notes": f"at most quality.quarantine_max_rate of the {bronze_lines} lines "
-                                  "of these landing dates: more points at a broken producer"}}])
+                                  "of these landing dates: more points at a broken producer"}}],
+              explain=gate_explanation)
     for c in all_contracts("silver"):
         df = table(spark, cfg, c.table)
         if df is not None and c.name != "quarantine":
@@ -154,10 +176,12 @@ def bronze(spark: SparkSession, cfg: Config, report: RunReport) -> None:
 
     with Step(cfg, report, "bronze") as t:
         result = bronze_job.run(spark, cfg)
-        t.note = f"{len(result.new_objects)} new objects, {sum(result.rows_by_stream.values())} lines"
+        damaged = f" ({len(result.damaged)} damaged: bronze.damaged_objects)" if result.damaged else ""
+        t.note = f"{len(result.new_objects)} new objects{damaged}, {sum(result.rows_by_stream.values())} lines"
+    crash_point(cfg, "bronze:written")
     if result.new_objects:
-        with Step(cfg, report, "bronze gate"):
-            gate_bronze(spark, cfg, report, result.run_id)
+        with Step(cfg, report, "bronze gate"), data_docs(cfg):
+            gate_bronze(spark, cfg, report, result.run_id, bool(result.damaged))
 
 
 def silver(spark: SparkSession, cfg: Config, report: RunReport, rebuild_landing_dates=()) -> None:
@@ -169,13 +193,15 @@ def silver(spark: SparkSession, cfg: Config, report: RunReport, rebuild_landing_
         bronze_rows = table(spark, cfg, "bronze.events")
         landing_dates, watermark = (silver_job.landing_dates_since(bronze_rows, state.load(cfg)["silver_watermark"])
                                     if bronze_rows is not None else (set(), None))
-        result = silver_job.run(spark, cfg, landing_dates | {str(d) for d in rebuild_landing_dates})
+        result = silver_job.run(spark, cfg, landing_dates | {str(d) for d in rebuild_landing_dates},
+                                lambda name: crash_point(cfg, f"silver:{name}"))
         t.note = f"landing dates {_span(result.landing_dates)}, event dates {_span(result.event_dates)}"
     if result.landing_dates:
-        with Step(cfg, report, "silver gates"):
+        with Step(cfg, report, "silver gates"), data_docs(cfg):
             gate_silver(spark, cfg, report, result.landing_dates, result.event_dates)
         crash_point(cfg, "silver:gated")
         state.add_pending(cfg, "gold", result.event_dates)
+        crash_point(cfg, "silver:queued")
         state.set_silver_watermark(cfg, watermark)
 
 
@@ -187,9 +213,9 @@ def gold(spark: SparkSession, cfg: Config, report: RunReport) -> None:
     with Step(cfg, report, "gold") as t:
         t.note = f"event dates {_span(dates)}"
         if dates:
-            gold_job.run(spark, cfg, set(dates))
+            gold_job.run(spark, cfg, set(dates), lambda name: crash_point(cfg, f"gold:{name}"))
     if dates:
-        with Step(cfg, report, "gold gates"):
+        with Step(cfg, report, "gold gates"), data_docs(cfg):
             gate_gold(spark, cfg, report, dates)
         crash_point(cfg, "gold:gated")
         state.done(cfg, "gold", dates, hand_to="druid")
@@ -254,9 +280,12 @@ def druid(spark: SparkSession, cfg: Config, report: RunReport) -> None:
             objects = [f"s3://{cfg.get('storage.bucket')}/{f[len(bucket_prefix):]}" for f in files]
             intervals = [f"{d}/{_next_day(d)}" for d in dates]
             spec = druid_client.render_spec(cfg, druid_client.load_spec(name), objects, intervals)
-            druid_client.wait_for_task(cfg, druid_client.ingest(cfg, spec), name)
+            task = druid_client.ingest(cfg, spec)
+            crash_point(cfg, f"druid:submitted:{name}")
+            druid_client.wait_for_task(cfg, task, name)
             druid_client.wait_for_datasource(cfg, name, min_rows=1)
             report.druid_rows[name] = druid_client.sql(cfg, f'SELECT COUNT(*) AS n FROM "{name}"')[0]["n"]
+            crash_point(cfg, f"druid:loaded:{name}")
         crash_point(cfg, "druid:loaded")
         state.done(cfg, "druid", dates)
 

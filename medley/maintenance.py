@@ -129,9 +129,12 @@ def main(argv: list[str], env=None) -> int:
             as_of = args.as_of or datetime.now(timezone.utc)
             expire_results(cfg, as_of if as_of.tzinfo else as_of.replace(tzinfo=timezone.utc))
         else:
+            from medley import lock
             from medley.spark import session
 
-            (optimize if args.step == "optimize" else vacuum)(session(cfg, f"medley-{args.step}"), cfg)
+            # rewriting a table's files while a hop replaces its partitions would fail one of them
+            with lock.exclusive(cfg, f"medley.maintenance {args.step}"):
+                (optimize if args.step == "optimize" else vacuum)(session(cfg, f"medley-{args.step}"), cfg)
     except MedleyError as err:
         print(f"medley.maintenance {args.step}: error: {err}", file=sys.stderr)
         return int(err.exit_code)

@@ -5,13 +5,17 @@ Imported by the DAG files in the Airflow venv, which has no pyspark: this module
 standard library and medley's light modules; Airflow itself is imported inside the functions that
 run in a task, never at import.
 
-The local runner runs a job as `<pipeline venv python> -m medley.jobs <hop>` (or
-`-m medley.maintenance <step>`) in a subprocess: the hop's interval, gate, hand-over state and
-exit codes are those of `medley run` (medley/hops.py), and the task fails with the job's own
-error line (hop, table, check). A failed gate (exit 6) or reconciliation (7) fails the task
-without retry: the input or the code must change first, and the hand-over state keeps the work
-queued for the run after the fix. Any other exit (a service down, out of memory, a crash) may be
-retried.
+A job is `python -m medley.jobs <hop>` (or `-m medley.maintenance <step>`), run by the runner
+that orchestration.runner names (one DAG file for both):
+
+- local: a subprocess of the pipeline venv's python on the Airflow machine;
+- kubernetes: pods in the cluster, spark-submit for the Spark hops (medley/kube_runner.py).
+
+Either way the hop's interval, gate, hand-over state and exit codes are those of `medley run`
+(medley/hops.py), and the task fails with the job's own error line (hop, table, check). A failed
+gate (exit 6) or reconciliation (7) fails the task without retry: the input or the code must
+change first, and the hand-over state keeps the work queued for the run after the fix. Any other
+exit (a service down, out of memory, a crash, a pod that never started) may be retried.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ GOLD_DIR = REPO_ROOT / "spark" / "gold"
 START_DATE_ENV = "MEDLEY_HOURLY_START_DATE"
 # Not transient: rerunning the same input through the same code fails the same way.
 NOT_RETRIED = {ExitCode.GATE_FAILED, ExitCode.RECONCILIATION_FAILED}
+RUNNERS = ("local", "kubernetes")
 ERROR_LINE = re.compile(r"^medley\.\w+ [\w-]+: error: ")
 # medley.quality.require_pass: "gate failed for <table>: <check>(<column>) unexpected=<n>[; ...] (result: <uri>)"
 GATE_ERROR = re.compile(r"gate failed for (?P<table>[\w.]+): (?P<check>.+?) \(result: ")
@@ -92,7 +97,7 @@ def start_date(env: Mapping[str, str] | None = None, now: datetime | None = None
     return now.replace(minute=0, second=0, microsecond=0)
 
 
-# --- the local runner -------------------------------------------------------------------------
+# --- running a job: the local runner here, the kubernetes runner in medley/kube_runner.py -------
 
 def pipeline_python(cfg: Config) -> Path:
     python = cfg.cache_dir / "venvs" / "pipeline" / "bin" / "python"
@@ -102,50 +107,88 @@ def pipeline_python(cfg: Config) -> Path:
     return python
 
 
+class JobLog:
+    """Passes a job's output on to the task log and keeps its error line (or, failing that, its
+    last line) for the failure message."""
+
+    def __init__(self, log: Callable[[str], None]):
+        self.log, self.error_line, self.last_line = log, "", ""
+
+    def __call__(self, line: str) -> None:
+        self.log(line)
+        if ERROR_LINE.match(line):
+            self.error_line = line
+        if line.strip():
+            self.last_line = line
+
+
+def runner(cfg: Config) -> str:
+    name = cfg.get("orchestration.runner", "local")
+    if name not in RUNNERS:
+        raise MedleyError(f"orchestration.runner is {name!r}; expected one of {', '.join(RUNNERS)}",
+                          "set it in medley.yaml or MEDLEY_ORCHESTRATION__RUNNER")
+    return name
+
+
 def run_job(module: str, args: Sequence[str], env: Mapping[str, str] | None = None,
             log: Callable[[str], None] = partial(print, flush=True)) -> None:
-    """Run `python -m <module> <args>` with the pipeline venv's python and the given environment
-    (the task's), stream its output line by line to `log` (the task log), and raise when it
-    exits non-zero: AirflowFailException (no retry) for a failed gate or reconciliation, JobFailed
-    otherwise. Outside Airflow (the demo, tests) both are JobFailed."""
+    """Run `python -m <module> <args>` with the runner of orchestration.runner and the given
+    environment (the task's), stream its output line by line to `log` (the task log), and raise
+    when it exits non-zero (raise_for_exit)."""
     env = dict(os.environ if env is None else env)
-    python = pipeline_python(load_config(env))
-    job = f"{module} {' '.join(args)}"
-    # the repo's medley and spark packages, as the image sets PYTHONPATH=/opt/medley
-    env["PYTHONPATH"] = str(REPO_ROOT)
-    env["PYTHONUNBUFFERED"] = "1"   # its lines reach the task log as they are printed, not at exit
-    log(f"running {python} -m {job}")
-    # Own process group: a stop kills the job and its Spark JVM together.
-    proc = subprocess.Popen([str(python), "-m", module, *args], cwd=REPO_ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
-                            start_new_session=True)
-    error_line, last_line = "", ""
-    previous = _forward_sigterm(proc)
-    try:
-        for line in proc.stdout:
-            line = line.rstrip("\n")
-            log(line)
-            if ERROR_LINE.match(line):
-                error_line = line
-            if line.strip():
-                last_line = line
-        code = proc.wait()
-    finally:
-        if proc.poll() is None:     # the task itself failed or timed out: do not leave the job behind
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+    cfg = load_config(env)
+    job_log = JobLog(log)
+    if runner(cfg) == "kubernetes":
+        from medley import kube_runner
+
+        code = kube_runner.run_job(module, args, cfg, job_log, note=log)
+    else:
+        code = _run_local(module, args, cfg, env, job_log)
+    raise_for_exit(f"{module} {' '.join(args)}", code, job_log.error_line or job_log.last_line)
+
+
+def retried(exit_code: int) -> bool:
+    """Whether Airflow may retry a job that exited with this code."""
+    return exit_code not in NOT_RETRIED
+
+
+def raise_for_exit(job: str, code: int, line: str) -> None:
+    """Nothing for 0; AirflowFailException (no retry) for a failed gate or reconciliation;
+    JobFailed (retried) otherwise. Outside Airflow (the demo, tests) both are JobFailed."""
     if code == 0:
         return
-    failure = JobFailed(job, code, error_line or last_line)
-    if code in NOT_RETRIED:
+    failure = JobFailed(job, code, line)
+    if not retried(code):
         try:
             from airflow.sdk.exceptions import AirflowFailException
         except ImportError:     # not in an Airflow task: there is no retry to prevent
             raise failure from None
         raise AirflowFailException(str(failure)) from failure
     raise failure
+
+
+def _run_local(module: str, args: Sequence[str], cfg: Config, env: dict, log: Callable[[str], None]) -> int:
+    """The job as a subprocess of the pipeline venv's python; returns its exit code."""
+    python = pipeline_python(cfg)
+    # the repo's medley and spark packages, as the image sets PYTHONPATH=/opt/medley
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    env["PYTHONUNBUFFERED"] = "1"   # its lines reach the task log as they are printed, not at exit
+    log(f"running {python} -m {module} {' '.join(args)}")
+    # Own process group: a stop kills the job and its Spark JVM together.
+    proc = subprocess.Popen([str(python), "-m", module, *args], cwd=REPO_ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+                            start_new_session=True)
+    previous = _forward_sigterm(proc)
+    try:
+        for line in proc.stdout:
+            log(line.rstrip("\n"))
+        return proc.wait()
+    finally:
+        if proc.poll() is None:     # the task itself failed or timed out: do not leave the job behind
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _forward_sigterm(proc: subprocess.Popen):
@@ -223,11 +266,12 @@ def post_alert(url: str, summary: dict) -> None:
 # --- a DAG run through Airflow's REST API (what `make demo` calls) -----------------------------
 
 def trigger_and_wait(cfg: Config, dag_id: str = "medley_hourly", timeout_s: float = 3600,
-                     poll_s: float = 5) -> dict:
+                     poll_s: float = 5, on_task: Callable[[str, str], None] | None = None) -> dict:
     """Unpause the DAG, trigger a run now over Airflow's REST API (api-server of this instance,
     token from the admin password), wait for it to end; return {"run_id", "state", "tasks":
     {task: state}, "url"}. A failed run raises one line naming the failed task and the job's own
-    error line read from its log.
+    error line read from its log. on_task(task_id, state) is called whenever a task's state changes
+    (the demo's progress lines).
 
     Unpausing is what makes the run start (the scheduler runs no run of a paused DAG); it also
     lets the schedule go on from there: with the default start_date (the current hour) that is no
@@ -268,14 +312,30 @@ def trigger_and_wait(cfg: Config, dag_id: str = "medley_hourly", timeout_s: floa
                           f"{created.text[:300]}", f"see {base}/dags/{dag_id}")
     run_id = created.json()["dag_run_id"]
     runs = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}"
+    seen: dict[str, str] = {}
     while (run := call("GET", runs).json())["state"] not in ("success", "failed"):
+        if on_task and run["state"] == "queued" and "(run)" not in seen:
+            # max_active_runs=1: another run of the DAG (a scheduled hour, a backfill) goes first
+            active = call("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"state": "running"}).json()
+            for other in active.get("dag_runs", []):
+                seen["(run)"] = "queued"
+                on_task("(run)", f"queued behind {other['dag_run_id']}")
+        if on_task:
+            for t in call("GET", f"{runs}/taskInstances").json()["task_instances"]:
+                if t["state"] and seen.get(t["task_id"]) != t["state"]:
+                    seen[t["task_id"]] = t["state"]
+                    on_task(t["task_id"], t["state"])
         if time.monotonic() > deadline:
             raise MedleyError(f"run {run_id} of {dag_id} is still {run['state']} after {timeout_s:.0f}s",
                               f"watch it in {base}/dags/{dag_id}/runs/{run_id}")
         time.sleep(poll_s)
     tasks = call("GET", f"{runs}/taskInstances").json()["task_instances"]
+    for t in tasks if on_task else ():     # what ended since the last poll
+        if t["state"] and seen.get(t["task_id"]) != t["state"]:
+            on_task(t["task_id"], t["state"])
     result = {"run_id": run_id, "state": run["state"], "url": f"{base}/dags/{dag_id}/runs/{run_id}",
-              "tasks": {t["task_id"]: t["state"] for t in tasks}}
+              "tasks": {t["task_id"]: t["state"] for t in tasks},
+              "durations": {t["task_id"]: t.get("duration") for t in tasks}}
     failed = [t for t in tasks if t["state"] == "failed"]
     if run["state"] == "failed":
         line = _error_line(call, f"{runs}/taskInstances/{failed[0]['task_id']}/logs/{failed[0]['try_number']}") \

@@ -1,7 +1,8 @@
 """`medley run`: land -> bronze -> silver -> gold -> reconcile -> Druid -> Superset, in one process.
 
 Only the sequence lives here; each hop (its interval, gate, hand-over state and exit codes) is in
-medley/hops.py, shared with the Kubernetes jobs (medley/jobs.py).
+medley/hops.py, shared with the Kubernetes jobs (medley/jobs.py); the pipeline lock
+(medley/lock.py) keeps a second run from overlapping this one.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import time
 import uuid
 from pathlib import Path
 
-from medley import hops, storage
+from medley import hops, lock, storage
 from medley.config import Config
-from medley.console import table
+from medley.console import say, table
 from medley.hops import RunReport, Step
 
 def run(cfg: Config, input_dir: Path | None = None, stop_after: str | None = None) -> RunReport:
@@ -24,16 +25,19 @@ def run(cfg: Config, input_dir: Path | None = None, stop_after: str | None = Non
     if input_dir:
         with Step(cfg, report, "land") as t:
             landed = land.land_directory(cfg, input_dir)
-            t.note = f"{sum(x.lines for x in landed)} lines in {sum(x.objects for x in landed)} objects"
+            skipped = [f"{x.source_file} ({x.skipped})" for x in landed if x.skipped]
+            t.note = (f"{sum(x.lines for x in landed)} lines in {sum(x.objects for x in landed)} objects"
+                      + (f"; skipped: {', '.join(skipped)}" if skipped else ""))
     if stop_after == "land":
         return report
-    with Step(cfg, report, "spark session"):
-        spark = session(cfg, f"medley-{report.run_id}")
-    last = "reconcile" if stop_after == "gold" else stop_after   # reconciliation checks what gold wrote
-    for name, hop in hops.HOPS.items():
-        hop(spark, cfg, report)
-        if name == last:
-            break
+    with lock.exclusive(cfg, f"medley run {report.run_id}", say):
+        with Step(cfg, report, "spark session"):
+            spark = session(cfg, f"medley-{report.run_id}")
+        last = "reconcile" if stop_after == "gold" else stop_after   # reconciliation checks what gold wrote
+        for name, hop in hops.HOPS.items():
+            hop(spark, cfg, report)
+            if name == last:
+                break
     return report
 
 

@@ -19,6 +19,17 @@ INSTALL_HINTS = {
 }
 
 
+def alive(pid: int) -> bool:
+    """Whether a process with this pid exists (signal 0 checks without sending anything)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:     # exists, owned by someone else
+        return True
+    return True
+
+
 def require(tool: str) -> str:
     path = shutil.which(tool)
     if path is None:
@@ -63,7 +74,12 @@ def apt_install(package: str, provides: Path, what: str, log: Path) -> None:
         raise MissingTool(f"{what} is not installed ({provides} is missing) and apt-get is unavailable",
                           f"install {what} with your package manager so that {provides} exists, "
                           "then rerun `python3 -m medley bootstrap`")
-    run_logged([apt, "update"], log, what="apt-get update")
-    run_logged([apt, "install", "-y", "--no-install-recommends", package], log,
-               env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-               what=f"apt-get install {package}")
+    try:
+        run_logged([apt, "update"], log, what="apt-get update")
+        run_logged([apt, "install", "-y", "--no-install-recommends", package], log,
+                   env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+                   what=f"apt-get install {package}")
+    except MedleyError as failed:
+        # apt's own last lines (no root, a held lock, no network) are in the log; the fix is one command
+        raise MissingTool(f"{what} is not installed: {failed.message.split(';')[0]} (output in {log})",
+                          f"as root: apt-get install -y {package}, then rerun `python3 -m medley bootstrap`") from failed

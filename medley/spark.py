@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 from urllib.parse import urlparse
 
 from medley.config import Config
-from medley.errors import OutOfMemory
+from medley.errors import NoDiskSpace, OutOfMemory
 
 # org.apache.spark.util.SparkExitCode.OOM: Spark exits the JVM when a task hits OutOfMemoryError
 SPARK_EXIT_OOM = 52
@@ -26,6 +27,11 @@ def s3a_conf(cfg: Config) -> dict[str, str]:
         # MinIO and most S3 clones reject the newer checksum headers of SDK v2 uploads.
         "fs.s3a.checksum.validation": "false",
         "fs.s3a.create.checksum.algorithm": "",
+        # A stopped or unreachable store fails the step in tens of seconds, not minutes: with the
+        # defaults (7 S3A retries of 5 SDK attempts each, on every call) a silver hop took 322 s to
+        # fail. Throttling (503) keeps its own, longer budget (fs.s3a.retry.throttle.limit).
+        "fs.s3a.retry.limit": "3",
+        "fs.s3a.attempts.maximum": "2",
     }
 
 
@@ -42,8 +48,14 @@ def session(cfg: Config, app_name: str = "medley"):
 
         ensure(cfg, "jars")
         jars = ",".join(jar_paths(cfg))
+    java_options = "-Duser.timezone=UTC"
     if cfg.get("spark.master"):   # absent on Kubernetes: the operator submits in cluster mode
         builder = builder.master(cfg.get("spark.master"))
+        # Locally the terminal is for people (progress, summary): Spark's own log goes to a file.
+        # On Kubernetes it stays on the console, where `kubectl logs` reads it.
+        java_options += f" -Dlog4j2.configurationFile=file:{_log_to_file(cfg)}"
+        # like every local service, the driver's ports (block manager, RPC) listen on loopback only
+        builder = builder.config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
     conf = {
         "spark.jars": jars,
         "spark.sql.shuffle.partitions": str(cfg.get("spark.shuffle_partitions", 200)),
@@ -57,11 +69,19 @@ def session(cfg: Config, app_name: str = "medley"):
         "spark.ui.showConsoleProgress": "false",
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
         "spark.sql.sources.partitionOverwriteMode": "static",
-        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.driver.extraJavaOptions": java_options,
     }
     conf.update({f"spark.hadoop.{k}": v for k, v in s3a_conf(cfg).items()})
     if cfg.get("spark.driver_memory"):
         conf["spark.driver.memory"] = cfg.get("spark.driver_memory")
+    if cfg.get("spark.local_dir"):
+        conf["spark.local.dir"] = cfg.get("spark.local_dir")
+    if cfg.get("spark.event_log_dir"):
+        events = Path(cfg.get("spark.event_log_dir")).expanduser().resolve()
+        events.mkdir(parents=True, exist_ok=True)
+        # one plain JSON-lines file per application, readable by bench/spark_events.py
+        conf.update({"spark.eventLog.enabled": "true", "spark.eventLog.dir": events.as_uri(),
+                     "spark.eventLog.compress": "false", "spark.eventLog.rolling.enabled": "false"})
     # Druid reads the gold Parquet files: millisecond timestamps (all EventSim has) read as plain
     # epoch millis there, unlike Spark's default INT96.
     conf["spark.sql.parquet.outputTimestampType"] = "TIMESTAMP_MILLIS"
@@ -70,6 +90,27 @@ def session(cfg: Config, app_name: str = "medley"):
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+def _log_to_file(cfg: Config) -> Path:
+    """A log4j2 configuration sending every Spark log line to <state_dir>/logs/spark.log."""
+    logs = cfg.state_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    config = cfg.state_dir / "spark-log4j2.properties"
+    config.write_text("\n".join([
+        "rootLogger.level = warn",
+        "rootLogger.appenderRef.file.ref = file",
+        "appender.file.type = File",
+        "appender.file.name = file",
+        f"appender.file.fileName = {logs / 'spark.log'}",
+        "appender.file.append = true",
+        "appender.file.layout.type = PatternLayout",
+        "appender.file.layout.pattern = %d{yyyy-MM-dd HH:mm:ss} %p %c{1}: %m%n%ex",
+        # Spark's shell default: Parquet's and Hive's chatter stays off even in the file
+        "logger.parquet.name = org.apache.parquet",
+        "logger.parquet.level = error",
+    ]) + "\n")
+    return config
 
 
 def _chain(err: BaseException | None) -> list[BaseException]:
@@ -103,6 +144,17 @@ def out_of_memory(cfg: Config, step: str, err: BaseException | None, wait_s: flo
                        f"with spark.driver_memory {cfg.get('spark.driver_memory')}",
                        "raise spark.driver_memory in medley.yaml or MEDLEY_SPARK__DRIVER_MEMORY "
                        "(10M events in a day needed 10g), or process fewer days per run")
+
+
+def out_of_disk(cfg: Config, step: str, err: BaseException | None) -> NoDiskSpace | None:
+    """The error to show for a failed step when Spark found no space for its scratch files (shuffle
+    and spill, under spark.local.dir): the Java IOException is deep inside a Py4JJavaError."""
+    if not any("No space left on device" in _text(e) for e in _chain(err)):
+        return None
+    where = cfg.get("spark.local_dir") or "the temporary directory (spark.local.dir's default, /tmp)"
+    return NoDiskSpace(f"{step}: no space left on device for Spark's scratch files in {where}",
+                       "free space there or point spark.local_dir (MEDLEY_SPARK__LOCAL_DIR) at a larger disk, "
+                       "then rerun: the work this run did not hand over is still queued")
 
 
 def _jvm_exit_code(chain: list[BaseException], wait_s: float) -> int | None:

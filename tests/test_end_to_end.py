@@ -133,6 +133,20 @@ def test_every_table_was_gated_by_its_whole_suite(first_run, live_cfg, spark):
             assert any(r["type"] == e["type"] and e["kwargs"].items() <= r["kwargs"].items() for r in ran), (c.table, e)
 
 
+def test_the_data_docs_site_has_a_page_for_every_gate(first_run, live_cfg):
+    """Each hop publishes the Data Docs of its gates once, after them: the site's index and, per
+    gate, its validation page and its suite's page."""
+    _, report = first_run
+    prefix = f"{live_cfg.get('storage.quality_prefix')}/data_docs"
+    keys = storage.list_keys(live_cfg, prefix)
+    assert f"{prefix}/index.html" in keys
+    for gate in report.gates:
+        c = contract(gate.table)
+        assert f"{prefix}/expectations/{c.layer}/{c.name}.html" in keys, gate.table
+        assert any(k.startswith(f"{prefix}/validations/{c.layer}/{c.name}/") and k.endswith(".html")
+                   for k in keys), gate.table
+
+
 def test_broken_lines_are_quarantined_with_their_reason(first_run, live_cfg, spark):
     from medley import storage
 

@@ -22,6 +22,7 @@ import requests
 from medley.config import Config
 from medley.console import say, table
 from medley.errors import PortInUse, ServiceFailed
+from medley.proc import alive
 from medley.proc import tail
 
 MODULES = ["minio", "zookeeper", "druid", "superset", "postgres", "airflow"]
@@ -83,9 +84,7 @@ def running_pid(cfg: Config, svc: Service) -> int | None:
     if not pidfile.exists():
         return None
     pid = int(pidfile.read_text())
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not alive(pid):
         pidfile.unlink()
         return None
     return pid

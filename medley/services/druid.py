@@ -99,7 +99,7 @@ def services(cfg: Config) -> list[Service]:
             health=http_ok(f"http://127.0.0.1:{port}/status/health"),
             env=env,
             timeout_s=240,
-            url=f"http://127.0.0.1:{port}" + (" (console)" if role == "router" else ""),
+            url=f"http://127.0.0.1:{port}" + (" (SQL API; no web console)" if role == "router" else ""),
             prepare=_prepare(cfg),
         ))
     return found

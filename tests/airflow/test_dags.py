@@ -8,12 +8,16 @@
   equal to the generated input; running the same hours again changes nothing; a failing gate fails
   silver without retry, leaves the later tasks unrun and the work queued, posts the alert, and a
   rerun after the fix completes.
+- A run triggered over the REST API runs on the instance's scheduler, and its grid view in a real
+  browser (Debian's chromium, medley/browser.py) shows every hop succeeded; the screenshot is the
+  one in docs/airflow.md.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import threading
 from datetime import datetime, timezone
@@ -23,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from instance import fresh_bucket, generate_hours
-from medley import REPO_ROOT, druid, hops, land, orchestration, state, storage
+from medley import REPO_ROOT, browser, druid, hops, land, orchestration, pipeline, state, storage
 from medley.bootstrap import airflow as airflow_build
 from medley.contracts import all_contracts
 from medley.errors import MedleyError
@@ -104,7 +108,7 @@ def test_every_dag_imports_without_errors_or_top_level_work(parsed):
 def test_hourly_dag_is_the_hops_in_order_with_gold_assets(parsed, test_cfg):
     dag = parsed["dags"]["medley_hourly"]
     assert (dag["schedule"], dag["catchup"], dag["max_active_runs"], dag["max_active_tasks"]) == \
-        ("@hourly", True, 1, 1)
+        ("CronDataIntervalTimetable(expression='0 * * * *', timezone='UTC')", True, 1, 1)
     assert "What a logical hour processes" in dag["doc_md"] and "medley" in dag["tags"]
     assert datetime.fromisoformat(dag["start_date"]).tzinfo is not None
     order = ["bronze", "silver", "gold", "reconcile", "druid", "superset"]
@@ -231,6 +235,22 @@ def druid_count(cfg, datasource: str, measure: str, day: str) -> int:
                           f"AND __time < TIMESTAMP '{day} 00:00:00' + INTERVAL '1' DAY")[0]["n"]
 
 
+def druid_rows(cfg, datasource: str, day: str) -> list:
+    found = druid.sql(cfg, f'SELECT * FROM "{datasource}" WHERE __time >= TIMESTAMP \'{day} 00:00:00\' '
+                           f"AND __time < TIMESTAMP '{day} 00:00:00' + INTERVAL '1' DAY")
+    return sorted((tuple(sorted(r.items())) for r in found), key=repr)
+
+
+def dag_bucket(live_cfg):
+    """The instance's default bucket, emptied: every DAG run of these tests works on it.
+
+    dag.test() writes medley_hourly into the instance's metadata DB with the gold Assets of the
+    bucket in its environment, while the instance's own DAG processor keeps writing it with those of
+    the default bucket. Airflow keeps each Asset name active with one URI only, so with any other
+    bucket the gold task could find its outlets inactive and fail before it ran (it did, in CI)."""
+    return fresh_bucket(live_cfg.get("storage.bucket"))
+
+
 def all_succeeded(run: dict) -> bool:
     return run["state"] == "success" and all(s == "success" for s, _ in run["tasks"].values())
 
@@ -239,7 +259,7 @@ def all_succeeded(run: dict) -> bool:
 @pytest.mark.timeout(3600)
 def test_hourly_dag_over_two_hours_gives_the_input_rows_and_rerunning_changes_nothing(live_cfg, spark, tmp_path):
     day = "2026-11-20"
-    cfg = fresh_bucket("medley-airflow-hourly-test")
+    cfg = dag_bucket(live_cfg)
     generate_hours(tmp_path / "generated", day, hours=12, users=100, seed=11)
     landings = split_at(tmp_path / "generated", tmp_path / "landings", hour=6)
     assert all(n["listen_events"] for n in landings), landings
@@ -258,6 +278,16 @@ def test_hourly_dag_over_two_hours_gives_the_input_rows_and_rerunning_changes_no
         stream = r["stream"].split("+")[0]
         assert r["bronze_ok"] and r["gold_ok"] and r["bronze"] == r["gold"] == total[stream], r
     assert druid_count(cfg, "agg_listens_hourly", "SUM(listen_count)", day) == total["listen_events"]
+
+    # the same input through one `medley run` (in this process, on its own bucket) gives the same
+    # gold rows, and, ingested over the same Druid intervals, the same Druid rows
+    served = ("fact_listen", "agg_listens_hourly")
+    druid_after_dag = {d: druid_rows(cfg, d, day) for d in served}
+    reference = fresh_bucket("medley-airflow-hourly-reference")
+    pipeline.run(reference, tmp_path / "generated", stop_after="druid")
+    for c in all_contracts("gold"):
+        assert rows(spark, cfg, c.table) == rows(spark, reference, c.table), c.table
+    assert {d: druid_rows(cfg, d, day) for d in served} == druid_after_dag
 
     gold_then = {t: rows(spark, cfg, f"gold.{t}") for t in ("fact_listen", "agg_listens_hourly", "dim_user")}
     versions = {t: delta_version(spark, cfg, t) for t in ("bronze.events", "silver.listen_events", "gold.fact_listen")}
@@ -285,7 +315,7 @@ class Alerts(BaseHTTPRequestHandler):
 @pytest.mark.timeout(3600)
 def test_a_failing_gate_fails_silver_without_retry_keeps_the_work_and_a_rerun_completes(live_cfg, spark, tmp_path):
     day = "2026-11-21"
-    cfg = fresh_bucket("medley-airflow-gate-test")
+    cfg = dag_bucket(live_cfg)
     lines = generate_hours(tmp_path / "input", day, hours=6, users=200, seed=12)   # 1 bad line is < 5%
     listen = tmp_path / "input" / "listen_events"
     listen.write_text(listen.read_text() + "not json at all\n")   # lands with the last line's hour
@@ -319,7 +349,7 @@ def test_a_failing_gate_fails_silver_without_retry_keeps_the_work_and_a_rerun_co
 
 
 @pytest.mark.services
-@pytest.mark.timeout(1800)
+@pytest.mark.timeout(3600)
 def test_a_run_triggered_over_rest_runs_on_the_scheduler(live_cfg, spark, tmp_path):
     """What `make demo` is to call: orchestration.trigger_and_wait unpauses medley_hourly and
     triggers a run through the REST API; the instance's own scheduler and LocalExecutor run it with
@@ -327,11 +357,11 @@ def test_a_run_triggered_over_rest_runs_on_the_scheduler(live_cfg, spark, tmp_pa
     import requests
 
     day = "2026-11-22"
-    cfg = fresh_bucket(live_cfg.get("storage.bucket"))
+    cfg = dag_bucket(live_cfg)
     lines = generate_hours(tmp_path / "input", day, hours=6, users=200, seed=13)
     land.land_directory(cfg, tmp_path / "input")
     try:
-        result = orchestration.trigger_and_wait(live_cfg, "medley_hourly", timeout_s=1500)
+        result = orchestration.trigger_and_wait(live_cfg, "medley_hourly", timeout_s=3000)
     finally:
         # no hourly runs on the shared test instance after this test
         user, password = airflow.admin(live_cfg)
@@ -340,7 +370,29 @@ def test_a_run_triggered_over_rest_runs_on_the_scheduler(live_cfg, spark, tmp_pa
         requests.patch(f"{airflow.url(live_cfg)}/api/v2/dags/medley_hourly", json={"is_paused": True},
                        headers={"Authorization": f"Bearer {token}"}, timeout=30).raise_for_status()
     assert result["state"] == "success", result
-    assert result["tasks"] == dict.fromkeys(["bronze", "silver", "gold", "reconcile", "druid", "superset"],
-                                            "success"), result
+    assert result["tasks"] == dict.fromkeys(HOURLY_TASKS, "success"), result
     assert len(rows(spark, cfg, "gold.fact_listen")) == lines["listen_events"]
     assert druid_count(cfg, "fact_listen", "COUNT(*)", day) == lines["listen_events"]
+    shot = grid_view_screenshot(live_cfg, result["run_id"])
+    assert shot.stat().st_size > 10_000, shot      # a rendered page, not an empty one
+
+
+HOURLY_TASKS = ["bronze", "silver", "gold", "reconcile", "druid", "superset"]
+DOCS_SCREENSHOT = REPO_ROOT / "docs" / "images" / "airflow-grid.png"
+
+
+def grid_view_screenshot(cfg, run_id: str) -> Path:
+    """The run in Airflow's grid view as an operator sees it (headless Chromium, logged in as the
+    admin): one cell per hop, in order, each saying Success. The PNG goes to the instance's state
+    dir, and over docs/images/airflow-grid.png with MEDLEY_UPDATE_SCREENSHOTS=1 (how the one in
+    docs/airflow.md was made)."""
+    shot = cfg.state_dir / "screenshots" / "airflow-grid.png"
+    with browser.page() as page:
+        browser.airflow_login(page, cfg)
+        states = browser.airflow_task_states(page, cfg, "medley_hourly", run_id)
+        browser.screenshot(page, shot)
+    assert list(states.items()) == [(task, "Success") for task in HOURLY_TASKS], (states, shot)
+    if os.environ.get("MEDLEY_UPDATE_SCREENSHOTS") == "1":
+        DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
+        shutil.copyfile(shot, DOCS_SCREENSHOT)
+    return shot
