@@ -41,15 +41,23 @@ Location = Callable[[str], str]     # "gold.fact_listen" -> where the Delta tabl
 @dataclass
 class GoldResult:
     tables: dict[str, int] = field(default_factory=dict)   # table -> rows written this run
+    # called with a table's name after each of its commits: where the fault tests crash a run
+    after_commit: Callable[[str], None] = lambda name: None
+
+    def committed(self, name: str, rows: int) -> None:
+        self.tables[name] = rows
+        self.after_commit(name)
 
 
-def run(spark: SparkSession, cfg: Config, event_dates: set[str]) -> GoldResult:
-    return run_at(spark, lambda table: storage.table_uri(cfg, table), event_dates)
+def run(spark: SparkSession, cfg: Config, event_dates: set[str],
+        after_commit: Callable[[str], None] = lambda name: None) -> GoldResult:
+    return run_at(spark, lambda table: storage.table_uri(cfg, table), event_dates, after_commit)
 
 
-def run_at(spark: SparkSession, location: Location, event_dates: Iterable[str]) -> GoldResult:
+def run_at(spark: SparkSession, location: Location, event_dates: Iterable[str],
+           after_commit: Callable[[str], None] = lambda name: None) -> GoldResult:
     dates = sorted(set(event_dates))
-    result = GoldResult()
+    result = GoldResult(after_commit=after_commit)
     if not dates:
         return result
     silver = {t: _silver(spark, location, t, dates).persist(StorageLevel.MEMORY_AND_DISK) for t in SILVER}
@@ -79,7 +87,7 @@ def _dimensions(spark, location: Location, dates: list[str], silver: dict[str, D
                 result: GoldResult) -> None:
     if not exists(spark, location("gold.dim_time")):
         overwrite(dim_time.build(spark.range(MINUTES_PER_DAY)), location("gold.dim_time"))
-        result.tables["dim_time"] = MINUTES_PER_DAY
+        result.committed("dim_time", MINUTES_PER_DAY)
 
     event_dates = spark.createDataFrame([(d,) for d in dates], "event_date string").select(
         F.to_date("event_date").alias("event_date"))
@@ -108,7 +116,7 @@ def _dimensions(spark, location: Location, dates: list[str], silver: dict[str, D
         overwrite(dim_user.with_unknown(merged), location("gold.dim_user"))
     else:
         _merge_user_versions(spark, location("gold.dim_user"), dim_user.changed_versions(merged, existing))
-    result.tables["dim_user"] = _rows_written(spark, location("gold.dim_user"))
+    result.committed("dim_user", _rows_written(spark, location("gold.dim_user")))
 
 
 def _merge_user_versions(spark, where: str, changed: DataFrame) -> None:
@@ -189,7 +197,7 @@ def _add_members(spark, location: Location, result: GoldResult, name: str, membe
         append(members, where)
     else:
         overwrite(members, where)
-    result.tables[name] = _rows_written(spark, where)
+    result.committed(name, _rows_written(spark, where))
 
 
 def _replace(spark, location: Location, result: GoldResult, name: str, df: DataFrame, column: str,
@@ -200,7 +208,7 @@ def _replace(spark, location: Location, result: GoldResult, name: str, df: DataF
         replace_partitions(df, where, column, values, c.partition_by)
     else:
         overwrite(df, where, c.partition_by)
-    result.tables[name] = _rows_written(spark, where)
+    result.committed(name, _rows_written(spark, where))
 
 
 def _rows_written(spark, where: str) -> int:
