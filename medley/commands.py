@@ -189,7 +189,8 @@ def test(cfg: Config, args) -> int:
         pytest_args = pytest_args[1:]
     # first, so a `-m` of the caller's replaces it
     markers = [] if cfg.env.get("MEDLEY_TEST_SLOW") == "1" else ["-m", "not slow"]
-    code = subprocess.run([sys.executable, "-m", "pytest", *markers, *pytest_args], cwd=REPO_ROOT).returncode
+    # the 30 slowest tests close the output, so a CI log shows where its time went
+    code = subprocess.run([sys.executable, "-m", "pytest", *markers, "--durations=30", *pytest_args], cwd=REPO_ROOT).returncode
     if background is not None and background.wait() != 0:
         say(f"medley test: error: the background build of {', '.join(KUBERNETES_TOOLS)} failed -> see {log}")
         return ExitCode.TESTS_FAILED

@@ -2,7 +2,8 @@
 run fails with one line naming the fix, nothing committed is corrupted, the work not handed over
 stays queued, and the next run is exact (0 rows lost, 0 duplicated). docs/reliability.md has the
 table of faults and outcomes; the JVM kill sweep is tests/faults/test_jvm_kill_sweep.py.
-The tests that run the pipeline through Druid are marked `slow` (CI runs the others)."""
+The tests that run the pipeline through Druid, and the two whole runs at once (tests/test_lock.py
+tests the lock itself in CI), are marked `slow`; CI runs the others."""
 
 from __future__ import annotations
 
@@ -149,6 +150,7 @@ def _capture(errors: list, fn, *args) -> None:
         errors.append(err)
 
 
+@pytest.mark.slow      # three runs of the pipeline; tests/test_lock.py covers the lock in CI
 def test_two_runs_at_once_one_refuses_one_waits_and_the_state_is_exact(lake, spark, tmp_path):
     day = "2026-10-06"
     cfg = fresh_bucket("medley-fault-two-runs")
