@@ -20,11 +20,12 @@ from medley.console import say, step, table
 from medley.errors import NoDiskSpace
 
 # Build order; each group is what a command needs.
-COMPONENTS = ["jars", "generator", "minio", "zookeeper", "druid", "superset", "postgres", "airflow", "chromium",
-              "helm", "controlplane"]
+COMPONENTS = ["jars", "generator", "minio", "zookeeper", "druid", "druid-console", "superset", "postgres", "airflow",
+              "chromium", "helm", "controlplane"]
 GROUPS = {
     "pipeline": ["jars"],
-    "demo": ["jars", "generator", "minio", "zookeeper", "druid", "superset", "postgres", "airflow", "chromium"],
+    "demo": ["jars", "generator", "minio", "zookeeper", "druid", "druid-console", "superset", "postgres", "airflow",
+             "chromium"],
     "test": COMPONENTS,
 }
 # Only the chart and Kubernetes tests need these: `medley test` builds them beside the other tests.
@@ -43,7 +44,8 @@ def files_digest(*paths: Path) -> str:
 
 
 def component(name: str):
-    return importlib.import_module(f"medley.bootstrap.{name}")
+    """The module of a component: druid-console is medley/bootstrap/druid_console.py."""
+    return importlib.import_module(f"medley.bootstrap.{name.replace('-', '_')}")
 
 
 def _stamp(cfg: Config, name: str) -> Path:

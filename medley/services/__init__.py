@@ -158,8 +158,9 @@ def up(cfg: Config, only: list[str] | None = None, quiet: bool = False) -> None:
     from medley.bootstrap import COMPONENTS, ensure
 
     for mod in _modules(only):   # cached: seconds when nothing changed
-        if mod in COMPONENTS:
-            ensure(cfg, mod)
+        for name in COMPONENTS:   # a module's components: druid, and druid-console for its router
+            if name == mod or name.startswith(f"{mod}-"):
+                ensure(cfg, name)
     rows = []
     for svc in all_services(cfg, only):
         t0 = time.monotonic()

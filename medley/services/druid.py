@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from medley.bootstrap import druid as druid_build
+from medley.bootstrap import druid_console
 from medley.config import Config
 from medley.errors import ServiceFailed
 from medley.services import Service, http_ok, port_open
@@ -89,17 +90,19 @@ def services(cfg: Config) -> list[Service]:
     for name, directory, role, port_key in PROCESSES:
         port = cfg.port("druid", port_key)
         jvm = conf / directory / "jvm.config"
+        # The router serves the web console from org/apache/druid/console on its classpath.
+        console = f"{druid_console.artifact(cfg)}:" if role == "router" else ""
         found.append(Service(
             name=name,
             # jvm.config is read when the process starts, after prepare() has rendered it.
             argv=["sh", "-c", f'exec java {" ".join(druid_build.JAVA_FLAGS)} $(cat "{jvm}") '
-                              f'-cp "{conf / directory}:{conf / "_common"}:{home / "lib"}/*" '
+                              f'-cp "{conf / directory}:{conf / "_common"}:{console}{home / "lib"}/*" '
                               f"org.apache.druid.cli.Main server {role}"],
             port=port,
             health=http_ok(f"http://127.0.0.1:{port}/status/health"),
             env=env,
             timeout_s=240,
-            url=f"http://127.0.0.1:{port}" + (" (SQL API; no web console)" if role == "router" else ""),
+            url=f"http://127.0.0.1:{port}" + (" (web console + SQL API)" if role == "router" else ""),
             prepare=_prepare(cfg),
         ))
     return found
