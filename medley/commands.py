@@ -154,7 +154,9 @@ def where_to_look(cfg: Config, show_secrets: bool = True) -> str:
         f"  Superset  http://127.0.0.1:{cfg.port('superset')}/  "
         f"{login(cfg.get('services.superset.admin_user'), cfg.secret('superset_admin_password'))}  "
         "(dashboards: Charts -> 'Listens by state')",
-        f"  Druid     http://127.0.0.1:{cfg.port('druid', 'router_port')}/druid/v2/sql  (SQL API; e.g. "
+        f"  Druid     http://127.0.0.1:{cfg.port('druid', 'router_port')}/  (web console: Query, Datasources, "
+        "Services)",
+        f"            http://127.0.0.1:{cfg.port('druid', 'router_port')}/druid/v2/sql  (SQL API; e.g. "
         "curl -H 'Content-Type: application/json' -d '{\"query\":\"SELECT * FROM agg_listens_hourly LIMIT 5\"}')",
         f"  MinIO     http://127.0.0.1:{cfg.port('minio', 'console_port')}/  {login(cfg.s3_access_key, cfg.s3_secret_key)}"
         f"  (bucket {cfg.get('storage.bucket')}: landing/, lakehouse/, quality/)",
