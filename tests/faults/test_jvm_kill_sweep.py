@@ -16,7 +16,7 @@ import pytest
 
 from faultlib import delta_versions, druid_rows, druid_total, generate, killed_at, rows, start_run
 from instance import fresh_bucket
-from medley import hops, land, pipeline, state
+from medley import druid, hops, land, pipeline, state
 from medley.contracts import all_contracts
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.timeout(5400)]
@@ -96,7 +96,10 @@ def test_the_jvm_killed_at_every_point_then_rerun_gives_the_clean_runs_gold_and_
         check_state(cfg, point, day, state_before)
         if point == "druid:loaded:agg_listens_hourly":       # the first datasource has the day, the next not
             assert druid_total(cfg, "agg_listens_hourly", "SUM(listen_count)", day) == batches[k]["listen_events"]
-            assert druid_total(cfg, "fact_listen", "COUNT(*)", day) == 0
+            # no earlier run reached fact_listen on a fresh Druid: then it is not a datasource yet
+            served = {r["TABLE_NAME"] for r in druid.sql(
+                cfg, "SELECT TABLE_NAME FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = 'druid'")}
+            assert "fact_listen" not in served or druid_total(cfg, "fact_listen", "COUNT(*)", day) == 0
 
     report = pipeline.run(cfg, None, stop_after="druid")      # the recovery of the last crash
     assert state.load(cfg)["pending"] == {"gold": [], "druid": []}
