@@ -10,7 +10,10 @@ marked `slow`, so `medley test` runs it only with MEDLEY_TEST_SLOW=1.
 
 from __future__ import annotations
 
+import json
 import shutil
+from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -58,6 +61,25 @@ POINTS = [
     ("druid:loaded:agg_listens_hourly", set(), set()),
 ]
 DAYS = [f"2026-10-{12 + k:02d}" for k in range(len(POINTS))]
+END = f"2026-10-{12 + len(POINTS):02d}T00:00:00"        # the generator's end is exclusive
+
+
+def split_by_day(generated: Path, out: Path) -> list[dict[str, int]]:
+    """One simulator run's files, split into out/<day>/ by the UTC day of each event; lines per
+    stream file of each day, in DAYS' order. One run, as one EventSim landing day by day: its
+    session ids are unique across the days (separate simulator runs would each count from 1, and
+    gold keys sessions by dialect and session id)."""
+    lines: dict[str, dict[str, list[str]]] = {day: {} for day in DAYS}
+    for f in sorted(generated.iterdir()):
+        for line in f.read_text().splitlines():
+            ts = datetime.fromtimestamp(json.loads(line)["ts"] / 1000, timezone.utc)
+            lines[ts.date().isoformat()].setdefault(f.name, []).append(line)
+    for day, files in lines.items():
+        (out / day).mkdir(parents=True)
+        for name, day_lines in files.items():
+            (out / day / name).write_text("".join(f"{line}\n" for line in day_lines))
+    return [{name: len(files.get(name, [])) for name in (f.name for f in generated.iterdir())}
+            for files in lines.values()]
 
 
 def check_state(cfg, point: str, day: str, queued_before: dict) -> None:
@@ -77,12 +99,11 @@ def check_state(cfg, point: str, day: str, queued_before: dict) -> None:
 def test_the_jvm_killed_at_every_point_then_rerun_gives_the_clean_runs_gold_and_druid_rows(lake, spark, tmp_path):
     cfg = fresh_bucket("medley-fault-jvm-kill")
     scratch = tmp_path / "spark-scratch"
-    batches = []
+    generate(tmp_path / "generated", f"{DAYS[0]}T00:00:00", END, users=120, seed=20)
+    batches = split_by_day(tmp_path / "generated", tmp_path / "input")
     for k, ((point, must, must_not), day) in enumerate(zip(POINTS, DAYS)):
-        batch = tmp_path / "input" / day
-        batches.append(generate(batch, f"{day}T08:00:00", f"{day}T12:00:00", seed=20 + k))
-        assert batches[-1]["listen_events"], f"no listens generated for {day}: the point would see no new day"
-        land.land_directory(cfg, batch)
+        assert batches[k]["listen_events"], f"no listens generated for {day}: the point would see no new day"
+        land.land_directory(cfg, tmp_path / "input" / day)
         before, state_before = versions(spark, cfg, must | must_not), state.load(cfg)
         log = tmp_path / f"crash-{k}.log"
         scratch.mkdir()
