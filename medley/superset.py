@@ -1,9 +1,9 @@
 """Superset assets as code: superset/**/*.yml -> a v1 import bundle -> POST /api/v1/assets/import/.
 
-superset/databases, superset/datasets and superset/charts hold one compact YAML file per asset.
-This module expands them into Superset's export layout (metadata.yaml + databases/ datasets/
-charts/), fills in what comes from config (the Druid URI), and derives every uuid from the asset's
-name, so a re-import overwrites the same assets instead of adding copies.
+superset/databases, superset/datasets, superset/charts and superset/dashboards hold one compact YAML
+file per asset. This module expands them into Superset's export layout (metadata.yaml + databases/
+datasets/ charts/ dashboards/), fills in what comes from config (the Druid URI), and derives every
+uuid from the asset's name, so a re-import overwrites the same assets instead of adding copies.
 """
 
 from __future__ import annotations
@@ -56,7 +56,10 @@ def _database(cfg: Config, spec: dict) -> dict:
         "expose_in_sqllab": spec.get("expose_in_sqllab", True),
         "allow_run_async": spec.get("allow_run_async", False),
         "allow_ctas": False, "allow_cvas": False, "allow_dml": False, "allow_csv_upload": False,
-        "extra": {"allows_virtual_table_explore": True},
+        # Druid SQL query context on every query Superset sends (e.g. exact COUNT(DISTINCT));
+        # SQLAlchemy passes connect_args over the dialect's own arguments to pydruid.connect.
+        "extra": {"allows_virtual_table_explore": True,
+                  "engine_params": {"connect_args": {"context": spec.get("context") or {}}}},
         "uuid": asset_uuid("database", spec["database_name"]),
         "version": EXPORT_VERSION,
     }
@@ -83,13 +86,22 @@ def _dataset(spec: dict, databases: set[str], where: str) -> dict:
         raise MedleyError(f"{where}: unknown database '{spec['database']}'",
                           f"use one of {sorted(databases)} (superset/databases/*.yml)")
     columns = []
-    for col in spec.get("columns") or served_columns(spec["table_name"]):
+    labels = spec.get("column_labels") or {}
+    served = spec.get("columns") or served_columns(spec["table_name"])
+    unknown = sorted(set(labels) - {c["name"] for c in served})
+    if unknown:
+        raise MedleyError(f"{where}: column_labels name columns {unknown} the datasource does not serve",
+                          "label only columns of the Druid spec (druid_specs/)")
+    # calculated_columns are SQL expressions Superset computes in Druid SQL at query time.
+    for col in served + (spec.get("calculated_columns") or []):
         if col["type"] not in SQL_TYPES:
             raise MedleyError(f"{where}: column {col['name']} has unknown type '{col['type']}'",
                               f"use one of {sorted(SQL_TYPES)}")
         columns.append({"column_name": col["name"], "type": SQL_TYPES[col["type"]],
                         "is_dttm": col["type"] == "timestamp", "groupby": True, "filterable": True,
-                        "description": col.get("description"), "verbose_name": col.get("verbose_name")})
+                        "expression": col.get("expression"),
+                        "description": col.get("description"),
+                        "verbose_name": col.get("verbose_name") or labels.get(col["name"])})
     metrics = [{"metric_name": m["name"], "expression": m["expression"],
                 "verbose_name": m.get("verbose_name"), "d3format": m.get("d3format"),
                 "description": m.get("description")} for m in spec.get("metrics", [])]
@@ -107,33 +119,68 @@ def _dataset(spec: dict, databases: set[str], where: str) -> dict:
     }
 
 
+# Chart types whose form data takes one `metric` instead of a `metrics` list.
+SINGLE_METRIC = {"big_number_total", "pie", "country_map"}
+TIME_COLUMN = "__time"
+
+
 def _chart(spec: dict, datasets: dict[str, dict], where: str) -> dict:
     dataset = datasets.get(spec["dataset"])
     if dataset is None:
         raise MedleyError(f"{where}: unknown dataset '{spec['dataset']}'",
                           f"use one of {sorted(datasets)} (superset/datasets/*.yml)")
+    metrics = [spec["metric"]] if "metric" in spec else spec["metrics"]
     known = {m["metric_name"] for m in dataset["metrics"]}
-    missing = [m for m in spec["metrics"] if m not in known]
+    missing = [m for m in metrics if m not in known]
     if missing:
         raise MedleyError(f"{where}: metrics {missing} are not defined on {spec['dataset']}",
                           f"add them to superset/datasets/{spec['dataset']}.yml")
-    x_axis = spec["x_axis"]
-    axis = {"columnType": "BASE_AXIS", "expressionType": "SQL", "label": x_axis, "sqlExpression": x_axis}
-    if spec.get("time_grain"):
-        axis["timeGrain"] = spec["time_grain"]
+    x_axis, groupby = spec.get("x_axis"), spec.get("groupby") or []
+    columns = {c["column_name"] for c in dataset["columns"]}
+    unknown = [c for c in ([x_axis] if x_axis else []) + groupby if c not in columns]
+    if unknown:
+        raise MedleyError(f"{where}: columns {unknown} are not columns of {spec['dataset']}",
+                          f"use one of {sorted(columns)}")
+    query_columns: list = list(groupby)
+    if x_axis:
+        axis = {"columnType": "BASE_AXIS", "expressionType": "SQL", "label": x_axis, "sqlExpression": x_axis}
+        if spec.get("time_grain"):
+            axis["timeGrain"] = spec["time_grain"]
+        query_columns.insert(0, axis)
     order_by = []
     if spec.get("order_by"):
         name, direction = spec["order_by"].split()
         order_by = [[name, direction.lower() == "asc"]]
+    time_range = spec.get("time_range", "No filter")
+    # The time range is a TEMPORAL_RANGE filter on the time column, as Explore saves it; a
+    # dashboard's time filter replaces its value.
+    time_filters = [] if time_range == "No filter" else [
+        {"clause": "WHERE", "subject": TIME_COLUMN, "operator": "TEMPORAL_RANGE", "comparator": time_range,
+         "expressionType": "SIMPLE"}]
     # form_data drives rendering in the browser; the query below is what /chart/<id>/data/ runs.
-    form_data = {"viz_type": spec["viz_type"], "x_axis": x_axis, "metrics": spec["metrics"],
-                 "groupby": [], "adhoc_filters": [], "row_limit": spec.get("row_limit", 1000),
-                 "time_range": "No filter", **spec.get("params", {})}
+    form_data = {"viz_type": spec["viz_type"], "groupby": groupby, "adhoc_filters": time_filters,
+                 "row_limit": spec.get("row_limit", 1000), "time_range": time_range}
+    if spec["viz_type"] in SINGLE_METRIC:
+        form_data["metric"] = metrics[0]
+    else:
+        form_data["metrics"] = metrics
+    if x_axis:
+        form_data["x_axis"] = x_axis
     if spec.get("time_grain"):
         form_data["time_grain_sqla"] = spec["time_grain"]
-    query = {"columns": [axis], "metrics": spec["metrics"], "orderby": order_by,
-             "row_limit": form_data["row_limit"], "filters": [], "time_range": "No filter",
+    if spec.get("time_compare"):
+        # Each offset adds a series shifted by it: the previous period next to this one.
+        form_data.update(time_compare=spec["time_compare"], comparison_type="values")
+    if spec["viz_type"] == "table" and order_by:
+        form_data.update(query_mode="aggregate", timeseries_limit_metric=order_by[0][0],
+                         order_desc=not order_by[0][1])
+    form_data.update(spec.get("params", {}))
+    query = {"columns": query_columns, "metrics": metrics, "orderby": order_by,
+             "row_limit": form_data["row_limit"], "time_range": time_range,
+             "filters": [{"col": TIME_COLUMN, "op": "TEMPORAL_RANGE", "val": time_range}] if time_filters else [],
              "extras": {"having": "", "where": ""}}
+    if spec.get("time_compare"):
+        query["time_offsets"] = spec["time_compare"]
     # The importer rewrites the datasource ids to the imported dataset's.
     query_context = {"datasource": {"id": 0, "type": "table"}, "force": False, "queries": [query],
                      "form_data": form_data, "result_format": "json", "result_type": "full"}
@@ -145,6 +192,99 @@ def _chart(spec: dict, datasets: dict[str, dict], where: str) -> dict:
         "query_context": json.dumps(query_context),
         "uuid": asset_uuid("chart", spec["slice_name"]),
         "dataset_uuid": dataset["uuid"],
+        "version": EXPORT_VERSION,
+    }
+
+
+# Superset's dashboard grid is 12 columns wide; a chart's height is in grid units of 8 px.
+GRID_WIDTH = 12
+DEFAULT_HEIGHT = 50
+
+
+def _position(title: str, rows: list, charts: dict[str, dict], where: str) -> tuple[dict, dict[str, int]]:
+    """Superset's position tree (ROOT > GRID > ROW > CHART) from rows of chart names, each row
+    split evenly; returns it and slice_name -> the local chart id used in it (the importer maps
+    these ids to the imported charts' through the uuids)."""
+    position: dict[str, Any] = {
+        "DASHBOARD_VERSION_KEY": "v2",
+        "ROOT_ID": {"type": "ROOT", "id": "ROOT_ID", "children": ["GRID_ID"]},
+        "GRID_ID": {"type": "GRID", "id": "GRID_ID", "children": [], "parents": ["ROOT_ID"]},
+        "HEADER_ID": {"type": "HEADER", "id": "HEADER_ID", "meta": {"text": title}},
+    }
+    local_ids: dict[str, int] = {}
+    for n, row in enumerate(rows, start=1):
+        names, height = (row["charts"], row.get("height", DEFAULT_HEIGHT)) if isinstance(row, dict) \
+            else (row, DEFAULT_HEIGHT)
+        if not names or len(names) > GRID_WIDTH // 2:
+            raise MedleyError(f"{where}: row {n} has {len(names)} charts", "put 1 to 6 charts in a row")
+        row_id = f"ROW-{n}"
+        position["GRID_ID"]["children"].append(row_id)
+        position[row_id] = {"type": "ROW", "id": row_id, "children": [], "parents": ["ROOT_ID", "GRID_ID"],
+                            "meta": {"background": "BACKGROUND_TRANSPARENT"}}
+        for name in names:
+            chart = charts.get(name)
+            if chart is None:
+                raise MedleyError(f"{where}: unknown chart '{name}'",
+                                  f"use one of {sorted(charts)} (slice_name in superset/charts/*.yml)")
+            if name in local_ids:
+                raise MedleyError(f"{where}: chart '{name}' is on the dashboard twice", "keep one")
+            local_ids[name] = len(local_ids) + 1
+            chart_id = f"CHART-{chart['uuid'][:8]}"
+            position[row_id]["children"].append(chart_id)
+            position[chart_id] = {"type": "CHART", "id": chart_id, "children": [],
+                                  "parents": ["ROOT_ID", "GRID_ID", row_id],
+                                  "meta": {"chartId": local_ids[name], "uuid": chart["uuid"], "sliceName": name,
+                                           "width": GRID_WIDTH // len(names), "height": height}}
+    return position, local_ids
+
+
+def _native_filter(spec: dict, datasets: dict[str, dict], on_dashboard: dict[str, dict],
+                   local_ids: dict[str, int], where: str) -> dict:
+    """A native filter: `type: time` (the dashboard's time range) or a value select on one dataset
+    column. Charts whose dataset lacks the column are out of its scope: Superset would drop the
+    filter from their query without a word, and they would show unfiltered numbers."""
+    name = spec["name"]
+    base = {"id": f"NATIVE_FILTER-{re.sub(r'[^A-Za-z0-9]+', '_', name)}", "name": name, "type": "NATIVE_FILTER",
+            "description": spec.get("description", ""), "cascadeParentIds": [],
+            "defaultDataMask": {"extraFormData": {}, "filterState": {}, "ownState": {}}}
+    if spec.get("type") == "time":
+        return {**base, "filterType": "filter_time", "targets": [{}], "controlValues": {},
+                "scope": {"rootPath": ["ROOT_ID"], "excluded": []}}
+    dataset = datasets.get(spec.get("dataset"))
+    if dataset is None:
+        raise MedleyError(f"{where}: filter '{name}' names unknown dataset '{spec.get('dataset')}'",
+                          f"use one of {sorted(datasets)} (superset/datasets/*.yml)")
+    column = spec["column"]
+    if column not in {c["column_name"] for c in dataset["columns"]}:
+        raise MedleyError(f"{where}: filter '{name}' targets column '{column}', which {spec['dataset']} lacks",
+                          f"use a column of superset/datasets/{spec['dataset']}.yml")
+    excluded = sorted(local_ids[chart] for chart, ds in on_dashboard.items()
+                      if column not in {c["column_name"] for c in ds["columns"]})
+    return {**base, "filterType": "filter_select",
+            "targets": [{"column": {"name": column}, "datasetUuid": dataset["uuid"]}],
+            "controlValues": {"multiSelect": True, "enableEmptyFilter": False, "defaultToFirstItem": False,
+                              "inverseSelection": False, "searchAllOptions": False},
+            "scope": {"rootPath": ["ROOT_ID"], "excluded": excluded}}
+
+
+def _dashboard(spec: dict, charts: dict[str, dict], datasets: dict[str, dict], where: str) -> dict:
+    title = spec["dashboard_title"]
+    position, local_ids = _position(title, spec["rows"], charts, where)
+    by_uuid = {d["uuid"]: d for d in datasets.values()}
+    on_dashboard = {name: by_uuid[charts[name]["dataset_uuid"]] for name in local_ids}
+    filters = [_native_filter(f, datasets, on_dashboard, local_ids, where) for f in spec.get("filters", [])]
+    return {
+        "dashboard_title": title,
+        "description": spec.get("description"),
+        "css": "",
+        "slug": spec.get("slug"),
+        "published": True,
+        "position": position,
+        "metadata": {"native_filter_configuration": filters, "refresh_frequency": 0,
+                     "timed_refresh_immune_slices": [], "expanded_slices": {}, "default_filters": "{}",
+                     "color_scheme": spec.get("color_scheme", "supersetColors"),
+                     "cross_filters_enabled": False},
+        "uuid": asset_uuid("dashboard", title),
         "version": EXPORT_VERSION,
     }
 
@@ -165,8 +305,13 @@ def assets(cfg: Config, root: Path = ASSETS) -> dict[str, dict]:
     for stem, spec in _specs(root, "datasets").items():
         where = _shown(root / "datasets" / f"{stem}.yml")
         datasets[spec["table_name"]] = files[f"datasets/{stem}.yaml"] = _dataset(spec, set(databases), where)
+    charts = {}
     for stem, spec in _specs(root, "charts").items():
-        files[f"charts/{stem}.yaml"] = _chart(spec, datasets, _shown(root / "charts" / f"{stem}.yml"))
+        charts[spec["slice_name"]] = files[f"charts/{stem}.yaml"] = _chart(
+            spec, datasets, _shown(root / "charts" / f"{stem}.yml"))
+    for stem, spec in _specs(root, "dashboards").items():
+        files[f"dashboards/{stem}.yaml"] = _dashboard(spec, charts, datasets,
+                                                      _shown(root / "dashboards" / f"{stem}.yml"))
     return files
 
 
@@ -222,6 +367,13 @@ def chart_ids(api: Client, root: Path = ASSETS) -> dict[str, int]:
             ["result"]["id"] for spec in _specs(root, "charts").values()}
 
 
+def dashboard_ids(api: Client, root: Path = ASSETS) -> dict[str, int]:
+    """dashboard_title -> id of every dashboard defined under root/dashboards."""
+    return {spec["dashboard_title"]: api.request(
+        "GET", f"/api/v1/dashboard/{asset_uuid('dashboard', spec['dashboard_title'])}")["result"]["id"]
+        for spec in _specs(root, "dashboards").values()}
+
+
 def provision(cfg: Config, api: Client | None = None, root: Path = ASSETS) -> dict[str, int]:
     """Import (overwrite) every asset under root; return slice_name -> chart id."""
     api = api or client(cfg)
@@ -246,7 +398,7 @@ def chart_data(cfg: Config, slice_name: str, api: Client | None = None) -> list[
 
 def add_arguments(parser) -> None:
     sub = parser.add_subparsers(dest="superset_command", required=True, metavar="ACTION")
-    sub.add_parser("provision", help="import the database, datasets and charts under superset/")
+    sub.add_parser("provision", help="import the database, datasets, charts and dashboards under superset/")
     p = sub.add_parser("data", help="print the rows a chart shows, fresh from Druid")
     p.add_argument("chart", help="chart name (slice_name), e.g. 'Listens by state'")
     p = sub.add_parser("bundle", help="write the import bundle ZIP without importing it")
@@ -255,9 +407,12 @@ def add_arguments(parser) -> None:
 
 def run(cfg: Config, args) -> int:
     if args.superset_command == "provision":
-        ids = provision(cfg)
-        say(table(["chart", "id", "url"],
-                  [(name, i, f"{superset_service.url(cfg)}/explore/?slice_id={i}") for name, i in ids.items()]))
+        api = client(cfg)
+        ids = provision(cfg, api)
+        base = superset_service.url(cfg)
+        say(table(["chart", "id", "url"], [(name, i, f"{base}/explore/?slice_id={i}") for name, i in ids.items()]))
+        say(table(["dashboard", "id", "url"], [(name, i, f"{base}/superset/dashboard/{i}/")
+                                                for name, i in dashboard_ids(api).items()]))
     elif args.superset_command == "data":
         rows = chart_data(cfg, args.chart)
         say(table(list(rows[0]) if rows else ["(no rows)"], [list(r.values()) for r in rows]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import zipfile
 
@@ -53,4 +54,108 @@ def test_chart_with_undefined_metric_is_rejected(tmp_path):
     spec = yaml.safe_load(chart.read_text())
     chart.write_text(yaml.safe_dump({**spec, "metrics": ["no_such_metric"]}))
     with pytest.raises(MedleyError, match="no_such_metric"):
+        assets_lib.assets(config.load(), tmp_path / "assets")
+
+
+def _charts_on(dashboard: dict) -> list[dict]:
+    return [node for node in dashboard["position"].values() if isinstance(node, dict) and node["type"] == "CHART"]
+
+
+def _by_uuid(files: dict, kind: str) -> dict[str, dict]:
+    return {config["uuid"]: config for path, config in files.items() if path.startswith(f"{kind}/")}
+
+
+def test_dashboards_show_only_bundled_charts_on_bundled_datasets():
+    files = assets_lib.assets(config.load())
+    charts, datasets = _by_uuid(files, "charts"), _by_uuid(files, "datasets")
+    dashboards = _by_uuid(files, "dashboards")
+    assert dashboards, "no dashboard in superset/dashboards"
+    for dashboard in dashboards.values():
+        on_it = _charts_on(dashboard)
+        assert on_it, dashboard["dashboard_title"]
+        for node in on_it:
+            chart = charts.get(node["meta"]["uuid"])
+            assert chart is not None, f"{dashboard['dashboard_title']}: {node['meta']['sliceName']} is not bundled"
+            assert chart["slice_name"] == node["meta"]["sliceName"]
+            assert chart["dataset_uuid"] in datasets, chart["slice_name"]
+
+
+def test_dashboard_layout_is_a_tree_within_the_grid():
+    for dashboard in _by_uuid(assets_lib.assets(config.load()), "dashboards").values():
+        position = dashboard["position"]
+        for node_id, node in position.items():
+            if not isinstance(node, dict) or node["type"] == "HEADER":
+                continue
+            assert node["id"] == node_id
+            for child in node["children"]:
+                assert position[child]["parents"] == node.get("parents", []) + [node_id], child
+        for row in (n for n in position.values() if isinstance(n, dict) and n["type"] == "ROW"):
+            assert sum(position[c]["meta"]["width"] for c in row["children"]) <= 12, row["id"]
+        local_ids = [n["meta"]["chartId"] for n in _charts_on(dashboard)]
+        assert len(set(local_ids)) == len(local_ids)
+
+
+def test_native_filters_target_dataset_columns_and_skip_charts_without_them():
+    files = assets_lib.assets(config.load())
+    charts, datasets = _by_uuid(files, "charts"), _by_uuid(files, "datasets")
+    for dashboard in _by_uuid(files, "dashboards").values():
+        dataset_of = {n["meta"]["chartId"]: datasets[charts[n["meta"]["uuid"]]["dataset_uuid"]]
+                      for n in _charts_on(dashboard)}
+        for flt in dashboard["metadata"]["native_filter_configuration"]:
+            if flt["filterType"] == "filter_time":
+                assert flt["scope"]["excluded"] == []
+                continue
+            [target] = flt["targets"]
+            column = target["column"]["name"]
+            assert column in {c["column_name"] for c in datasets[target["datasetUuid"]]["columns"]}, flt["name"]
+            for local_id, dataset in dataset_of.items():
+                has_column = column in {c["column_name"] for c in dataset["columns"]}
+                assert has_column == (local_id not in flt["scope"]["excluded"]), (flt["name"], local_id)
+
+
+def test_overview_has_the_kpis_and_the_four_filters():
+    overview = assets_lib.assets(config.load())["dashboards/overview.yaml"]
+    names = {n["meta"]["sliceName"] for n in _charts_on(overview)}
+    assert {"Listens", "Listening hours", "Listeners", "Listens vs. the day before", "Listens by state (map)",
+            "Top songs", "Top artists", "Listens by level", "Listens by gender", "Listens by hour of day"} <= names
+    filters = {f["name"]: f for f in overview["metadata"]["native_filter_configuration"]}
+    assert filters["Date range"]["filterType"] == "filter_time"
+    assert {f["targets"][0]["column"]["name"] for n, f in filters.items() if n != "Date range"} == \
+        {"state_code", "level", "gender"}
+    assert overview["uuid"] == assets_lib.asset_uuid("dashboard", "Overview")
+
+
+def test_distinct_listeners_are_counted_exactly():
+    files = assets_lib.assets(config.load())
+    context = files["databases/druid.yaml"]["extra"]["engine_params"]["connect_args"]["context"]
+    assert context["useApproximateCountDistinct"] is False
+    metrics = {m["metric_name"]: m["expression"] for m in files["datasets/fact_listen.yaml"]["metrics"]}
+    assert metrics["listeners"] == "COUNT(DISTINCT user_id)"
+
+
+def test_time_comparison_query_has_a_closed_range():
+    chart = assets_lib.assets(config.load())["charts/listens_vs_day_before.yaml"]
+    [query] = json.loads(chart["query_context"])["queries"]
+    assert query["time_offsets"] == ["1 day ago"] and chart["params"]["time_compare"] == ["1 day ago"]
+    assert ":" in query["time_range"] and query["filters"][0]["op"] == "TEMPORAL_RANGE"
+
+
+def _edit(root, kind: str, stem: str, **changes) -> None:
+    path = root / kind / f"{stem}.yml"
+    path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), **changes}))
+
+
+@pytest.mark.parametrize(("kind", "stem", "changes", "named"), [
+    ("dashboards", "overview", {"rows": [["Listens", "No such chart"]]}, "No such chart"),
+    ("dashboards", "overview", {"filters": [{"name": "City", "dataset": "agg_listens_hourly", "column": "city"}]},
+     "city"),
+    ("dashboards", "overview", {"filters": [{"name": "State", "dataset": "no_such_dataset", "column": "state"}]},
+     "no_such_dataset"),
+    ("charts", "top_songs", {"groupby": ["song", "album"]}, "album"),
+    ("datasets", "fact_listen", {"column_labels": {"state_code": "State"}}, "state_code"),
+])
+def test_broken_references_are_rejected(tmp_path, kind, stem, changes, named):
+    shutil.copytree(assets_lib.ASSETS, tmp_path / "assets")
+    _edit(tmp_path / "assets", kind, stem, **changes)
+    with pytest.raises(MedleyError, match=named):
         assets_lib.assets(config.load(), tmp_path / "assets")
