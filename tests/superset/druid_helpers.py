@@ -11,20 +11,24 @@ import requests
 from medley import druid
 from medley.config import Config
 
+# The gold columns of agg_listens_hourly and fact_listen as the test rows carry them.
 COLUMNS = (("song", "string"), ("artist", "string"), ("state_code", "string"), ("level", "string"),
            ("gender", "string"), ("listen_count", "long"), ("listen_seconds", "double"))
+FACT_LISTEN_COLUMNS = (("level", "string"), ("auth", "string"), ("user_id", "long"), ("session_id", "long"),
+                       ("duration_s", "double"))
 
 
 def _literal(obj: object) -> str:
     return "'" + json.dumps(obj).replace("'", "''") + "'"
 
 
-def druid_replace(cfg: Config, table: str, rows: list[dict], timeout_s: int = 600) -> None:
-    """Replace `table` with rows (each: `hour` as ISO timestamp + the agg_listens_hourly columns)
-    and wait until Druid serves all of them."""
+def druid_replace(cfg: Config, table: str, rows: list[dict], timeout_s: int = 600,
+                  columns: tuple = COLUMNS) -> None:
+    """Replace `table` with rows (each: `hour` as ISO timestamp + `columns`, by default the
+    agg_listens_hourly ones) and wait until Druid serves all of them."""
     data = "\n".join(json.dumps(r) for r in rows)
-    signature = [{"name": "hour", "type": "string"}] + [{"name": n, "type": t} for n, t in COLUMNS]
-    names = ", ".join(n for n, _ in COLUMNS)
+    signature = [{"name": "hour", "type": "string"}] + [{"name": n, "type": t} for n, t in columns]
+    names = ", ".join(n for n, _ in columns)
     query = (f'REPLACE INTO "{table}" OVERWRITE ALL '
              f'SELECT TIME_PARSE("hour") AS "__time", {names} '
              f'FROM TABLE(EXTERN({_literal({"type": "inline", "data": data})}, '
