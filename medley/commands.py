@@ -166,8 +166,8 @@ def where_to_look(cfg: Config, show_secrets: bool = True) -> str:
 
 def test(cfg: Config, args) -> int:
     """Bootstrap, then every test but the `slow` ones (the faults of tests/faults that run the
-    pipeline through Druid, and the JVM kill sweep; with MEDLEY_TEST_SLOW=1 those too), so CI stays
-    under an hour. Helm and the control plane (the longest
+    pipeline through Druid, and the JVM kill sweep; with MEDLEY_TEST_SLOW=1 those too): they take
+    about 35 minutes more. Helm and the control plane (the longest
     Go builds, needed only by the chart and Kubernetes tests, which run last) are built in the
     background meanwhile; a test that needs one before it is ready waits for that build
     (medley/bootstrap: one build at a time)."""
