@@ -28,6 +28,13 @@ from medley.errors import ExitCode, ServiceFailed
 pytestmark = [pytest.mark.services, pytest.mark.timeout(1800)]
 
 
+def failed_with(proc, output: str, code: ExitCode, error: str) -> None:
+    """The run exited with code, its last line the error and the rerun advice every failed hop gives."""
+    assert proc.returncode == code, output[-3000:]
+    assert last_line(output) == (f"medley run: error: {error}, then rerun: the work this run did not hand "
+                                 "over is still queued"), output[-3000:]
+
+
 def reconciles_exactly(spark, cfg, lines: dict[str, int], gold: bool = False) -> None:
     """Every landed line is in bronze once, and in silver (nothing quarantined or duplicated by the
     fault); with gold, every silver row is in gold once."""
@@ -64,11 +71,9 @@ def test_minio_stopped_mid_silver_fails_naming_the_object_store_then_the_next_ru
         finally:
             services.start(cfg, minio)
     output = log.read_text()
-    assert proc.returncode == ExitCode.SERVICE_FAILED, output[-3000:]
-    assert last_line(output) == (
-        f"medley run: error: silver: the object store at {cfg.get('storage.endpoint')} is not reachable -> "
-        "start it (python3 -m medley up minio) or fix storage.endpoint, then rerun: the work this run did "
-        "not hand over is still queued"), output[-3000:]
+    failed_with(proc, output, ExitCode.SERVICE_FAILED,
+                f"silver: the object store at {cfg.get('storage.endpoint')} is not reachable -> start it "
+                "(python3 -m medley up minio) or fix storage.endpoint")
     assert "Traceback" not in output and "   silver: FAILED" in output
     assert delta_versions(spark, cfg, "silver.quarantine") == [0]
     assert delta_versions(spark, cfg, "silver.listen_events") == [], "MinIO stopped after silver's commits"
@@ -246,11 +251,9 @@ def test_a_full_disk_fails_with_one_line_nothing_is_corrupted_and_the_run_comple
         ballast = fill(small_disk)
         proc.wait(timeout=900)
     output = log.read_text()
-    assert proc.returncode == ExitCode.NO_DISK, output[-3000:]
-    assert last_line(output) == (
-        f"medley run: error: silver: no space left on device for Spark's scratch files in {small_disk} -> "
-        "free space there or point spark.local_dir (MEDLEY_SPARK__LOCAL_DIR) at a larger disk, then rerun: "
-        "the work this run did not hand over is still queued"), output[-3000:]
+    failed_with(proc, output, ExitCode.NO_DISK,
+                f"silver: no space left on device for Spark's scratch files in {small_disk} -> free space "
+                "there or point spark.local_dir (MEDLEY_SPARK__LOCAL_DIR) at a larger disk")
     assert "Traceback" not in output
     # nothing corrupted: bronze's commit is whole, silver handed nothing over
     assert delta_versions(spark, cfg, "bronze.events") == [0]
