@@ -65,20 +65,46 @@ def _database(cfg: Config, spec: dict) -> dict:
     }
 
 
+# Druid column and metric types -> the contract types Superset's columns are typed by. Sketch
+# metrics (thetaSketch, HLLSketchBuild) are complex columns: only metrics read them.
+DRUID_COLUMN_TYPES = {"string": "string", "long": "long", "double": "double", "float": "double",
+                      "count": "long", "longSum": "long", "longMin": "long", "longMax": "long",
+                      "doubleSum": "double", "doubleMin": "double", "doubleMax": "double"}
+
+
 def served_columns(table_name: str) -> list[dict]:
     """A Druid datasource's columns as Superset sees them: __time, then the Druid spec's dimensions
-    and metrics, typed and described by the gold contract (one source of truth, no copy here)."""
+    and metrics (sketches left out), typed as Druid serves them and described by the gold contract
+    of the table they come from: the spec's source (its own name, or `medley.source`), or a
+    dimension that source references (the denormalised song, state, gender), or `medley.from`."""
     from medley import druid
     from medley.contracts import contract
 
-    gold = contract(f"gold/{table_name}")
-    schema = druid.load_spec(table_name)["spec"]["dataSchema"]
-    time_col = gold.column(schema["timestampSpec"]["column"])
-    names = [d if isinstance(d, str) else d["name"] for d in schema["dimensionsSpec"]["dimensions"]]
-    names += [m["name"] for m in schema["metricsSpec"] if m["type"] != "count"]
-    return [{"name": "__time", "type": "timestamp", "description": time_col.description}] + [
-        {"name": n, "type": gold.column(n).type, "description": gold.column(n).description or None}
-        for n in names]
+    spec = druid.load_spec(table_name)
+    schema = spec["spec"]["dataSchema"]
+    notes = spec.get("medley") or {}
+    source = contract(f"gold/{notes.get('source', f'gold.{table_name}').removeprefix('gold.')}")
+    dims = [contract(f"gold/{c.references.split('.')[0]}") for c in source.columns if c.references]
+
+    def description(name: str) -> str | None:
+        if name in (notes.get("from") or {}):
+            table, column = notes["from"][name].split(".")
+            return contract(f"gold/{table}").column(column).description or None
+        for c in [source] + dims:
+            if name in c.column_names:
+                return c.column(name).description or None
+        return None
+
+    columns = [{"name": "__time", "type": "timestamp",
+                "description": description(schema["timestampSpec"]["column"])}]
+    for d in schema["dimensionsSpec"]["dimensions"]:
+        name, kind = (d, "string") if isinstance(d, str) else (d["name"], d.get("type", "string"))
+        columns.append({"name": name, "type": DRUID_COLUMN_TYPES[kind], "description": description(name)})
+    for m in schema["metricsSpec"]:
+        if m["type"] in DRUID_COLUMN_TYPES:
+            columns.append({"name": m["name"], "type": DRUID_COLUMN_TYPES[m["type"]],
+                            "description": description(m.get("fieldName", m["name"]))})
+    return columns
 
 
 def _dataset(spec: dict, databases: set[str], where: str) -> dict:
@@ -108,6 +134,8 @@ def _dataset(spec: dict, databases: set[str], where: str) -> dict:
     return {
         "table_name": spec["table_name"],
         "schema": spec.get("schema"),
+        # A virtual dataset: Druid SQL that Superset wraps as a subquery (its columns are listed).
+        "sql": spec.get("sql"),
         "main_dttm_col": spec.get("main_dttm_col"),
         "description": spec.get("description"),
         "filter_select_enabled": True,

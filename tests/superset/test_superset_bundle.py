@@ -10,7 +10,7 @@ import zipfile
 import pytest
 import yaml
 
-from medley import config
+from medley import config, druid
 from medley import superset as assets_lib
 from medley.errors import MedleyError
 
@@ -152,10 +152,79 @@ def _edit(root, kind: str, stem: str, **changes) -> None:
     ("dashboards", "overview", {"filters": [{"name": "State", "dataset": "no_such_dataset", "column": "state"}]},
      "no_such_dataset"),
     ("charts", "top_songs", {"groupby": ["song", "album"]}, "album"),
-    ("datasets", "fact_listen", {"column_labels": {"state_code": "State"}}, "state_code"),
+    ("datasets", "fact_listen", {"column_labels": {"album": "Album"}}, "album"),
 ])
 def test_broken_references_are_rejected(tmp_path, kind, stem, changes, named):
     shutil.copytree(assets_lib.ASSETS, tmp_path / "assets")
     _edit(tmp_path / "assets", kind, stem, **changes)
     with pytest.raises(MedleyError, match=named):
         assets_lib.assets(config.load(), tmp_path / "assets")
+
+
+def _dataset_specs() -> dict[str, dict]:
+    return {p.stem: yaml.safe_load(p.read_text()) for p in sorted((assets_lib.ASSETS / "datasets").glob("*.yml"))}
+
+
+def test_written_columns_are_the_druid_specs_once_it_exists():
+    """Datasets written before their Druid spec list their columns; once druid_specs/<table>.json
+    exists, the list must be what Druid serves (name and type), or charts would query columns
+    that are not there."""
+    checked = 0
+    for stem, spec in _dataset_specs().items():
+        if stem.startswith("data_health"):
+            continue  # helper C's datasets: ops tables without a gold contract
+        if "columns" not in spec or spec.get("sql") or not (druid.SPECS_DIR / f"{spec['table_name']}.json").exists():
+            continue
+        written = {(c["name"], c["type"]) for c in spec["columns"]}
+        served = {(c["name"], c["type"]) for c in assets_lib.served_columns(spec["table_name"])}
+        assert written == served, f"superset/datasets/{stem}.yml: {sorted(written ^ served)}"
+        checked += 1
+    assert checked or not any((druid.SPECS_DIR / f"{t}.json").exists() for t in ("active_users", "fact_page_view"))
+
+
+def test_every_metric_is_labelled_formatted_and_described():
+    for stem, spec in _dataset_specs().items():
+        if stem.startswith("data_health"):
+            continue  # helper C's datasets
+        for metric in spec.get("metrics", []):
+            assert metric.get("verbose_name") and metric.get("d3format"), (stem, metric["name"])
+        assert spec.get("description"), stem
+
+
+def test_distinct_users_over_a_range_come_from_sketch_unions():
+    """Summing daily distinct counts counts a user once per day: every active-users number on the
+    Engagement dashboard is a theta-sketch union (or a per-day value of one)."""
+    metrics = {m["name"]: m["expression"] for m in _dataset_specs()["active_users"]["metrics"]}
+    assert metrics["active_users"] == "THETA_SKETCH_ESTIMATE(DS_THETA(users))"
+    stickiness = _dataset_specs()["active_users_stickiness"]
+    assert stickiness["sql"].count("THETA_SKETCH_ESTIMATE(DS_THETA(users))") == 2
+    files = assets_lib.assets(config.load())
+    grains = {c["slice_name"]: c["params"].get("time_grain_sqla") for c in _by_uuid(files, "charts").values()
+              if c["dataset_uuid"] == assets_lib.asset_uuid("dataset", "active_users")}
+    assert grains == {"Active users": None, "Daily active users (DAU)": "P1D", "Weekly active users (WAU)": "P1W",
+                      "Monthly active users (MAU)": "P1M"}
+
+
+def test_virtual_dataset_carries_its_sql():
+    dataset = assets_lib.assets(config.load())["datasets/active_users_stickiness.yaml"]
+    assert dataset["sql"].startswith("SELECT") and dataset["main_dttm_col"] == "__time"
+    assert {c["column_name"] for c in dataset["columns"]} == {"__time", "dau", "mau", "stickiness"}
+
+
+@pytest.mark.parametrize(("stem", "title", "charts"), [
+    ("engagement", "Engagement", {"Active users", "Average DAU", "Stickiness", "Sessions", "Avg session length",
+                                  "Listens per session", "Daily active users (DAU)", "Weekly active users (WAU)",
+                                  "Monthly active users (MAU)", "Stickiness per day (DAU/MAU)", "Sessions per day",
+                                  "Session length per day", "Listens per session per day"}),
+    ("subscriptions", "Subscriptions", {"Upgrades", "Downgrades", "Cancellations", "Free→paid conversion", "Churn",
+                                        "Subscription changes per day", "Free→paid conversion per day",
+                                        "Churn per day", "Upgrades and downgrades by state"}),
+])
+def test_engagement_and_subscriptions_have_their_charts_and_four_filters(stem, title, charts):
+    dashboard = assets_lib.assets(config.load())[f"dashboards/{stem}.yaml"]
+    assert dashboard["dashboard_title"] == title
+    assert {n["meta"]["sliceName"] for n in _charts_on(dashboard)} == charts
+    filters = {f["name"]: f for f in dashboard["metadata"]["native_filter_configuration"]}
+    assert set(filters) == {"Date range", "State", "Level", "Gender"}
+    assert [f["targets"][0]["column"]["name"] for n, f in filters.items() if n != "Date range"] == \
+        ["state_code", "level", "gender"]
