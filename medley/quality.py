@@ -93,10 +93,10 @@ def validate(cfg: Config, c: Contract, df, run_id: str, extra: list[dict] | None
     expectation when nothing is unexpected; a limit of 0 lets Spark skip it); only a failed suite
     runs again with samples, so the saved result shows which values were wrong.
     """
-    from pyspark import StorageLevel
+    from medley.spark import cached
 
     expectations = generated_expectations(c, extra_columns) + hand_written(c) + (extra or [])
-    df = df.persist(StorageLevel.MEMORY_AND_DISK)   # every expectation scans it
+    df = cached(df)   # every expectation scans it
     try:
         validation = _run_suite(c, expectations, df, samples=0)
         if not validation.success:

@@ -13,6 +13,16 @@ from medley.errors import NoDiskSpace, OutOfMemory
 SPARK_EXIT_OOM = 52
 
 
+def cached(df):
+    """df persisted for the several jobs that read it, on local disk (spark.local.dir).
+    Not MEMORY_AND_DISK: with it a 10M-line day ran out of the default 3g heap while building the
+    in-memory cache of raw lines (ColumnBuilder.ensureFreeSpace, in the bronze gate and in silver);
+    DISK_ONLY keeps only the batch being written on the heap."""
+    from pyspark import StorageLevel
+
+    return df.persist(StorageLevel.DISK_ONLY)
+
+
 def s3a_conf(cfg: Config) -> dict[str, str]:
     endpoint = cfg.get("storage.endpoint")
     return {

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Callable, Iterable
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -23,6 +22,7 @@ from medley import storage
 from medley.config import Config
 from medley.contracts import contract
 from medley.delta import append, exists, overwrite, read, replace_partitions
+from medley.spark import cached
 from spark.gold import (agg_active_users_daily, agg_active_users_monthly, agg_listens_hourly,
                         agg_page_errors_daily, agg_sessions_daily, agg_subscription_changes_daily,
                         dim_artist, dim_date, dim_location, dim_song, dim_time, dim_user, fact_auth,
@@ -60,7 +60,7 @@ def run_at(spark: SparkSession, location: Location, event_dates: Iterable[str],
     result = GoldResult(after_commit=after_commit)
     if not dates:
         return result
-    silver = {t: _silver(spark, location, t, dates).persist(StorageLevel.MEMORY_AND_DISK) for t in SILVER}
+    silver = {t: cached(_silver(spark, location, t, dates)) for t in SILVER}
     try:
         _dimensions(spark, location, dates, silver, result)
         users = silver_users(silver)

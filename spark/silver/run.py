@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Callable
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
@@ -22,6 +21,7 @@ from medley import landing, storage
 from medley.config import Config
 from medley.contracts import contract
 from medley.delta import read, replace_partitions
+from medley.spark import cached
 from spark.silver import auth_events, listen_events, page_view_events, status_change_events
 
 BRONZE = contract("bronze/events")
@@ -174,7 +174,7 @@ def run(spark: SparkSession, cfg: Config, landing_dates: set[str],
 
 
 def _cached(frames: dict[str, DataFrame]) -> dict[str, DataFrame]:
-    return {name: frame.persist(StorageLevel.MEMORY_AND_DISK) for name, frame in frames.items()}
+    return {name: cached(frame) for name, frame in frames.items()}
 
 
 def _uncache(frames: dict[str, DataFrame]) -> None:
