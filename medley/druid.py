@@ -49,6 +49,7 @@ def render_spec(cfg: Config, spec_template: dict, objects: list[str], intervals:
     if not objects:
         raise MedleyError("render_spec: no objects to ingest", "pass the Parquet files of the snapshot")
     spec = copy.deepcopy(spec_template)
+    spec.pop("medley", None)   # Medley's own notes (source table, column origins: medley/serving.py)
     body = spec.setdefault("spec", {})
     io = body.setdefault("ioConfig", {"type": "index_parallel"})
     io["inputSource"] = {

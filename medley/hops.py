@@ -259,41 +259,85 @@ def reconcile(spark: SparkSession, cfg: Config, report: RunReport) -> None:
 
 
 def druid(spark: SparkSession, cfg: Config, report: RunReport) -> None:
-    """The event dates queued for druid: each gold table with a Druid spec is ingested for them,
-    replacing those intervals in Druid (appendToExisting false), so reruns never duplicate rows."""
-    from medley import druid as druid_client
+    """The event dates queued for druid: every datasource served from gold (medley/serving.py) is
+    ingested for them from a serving export (the gold table's rows of those dates, joined to the
+    dimensions it references), replacing those intervals in Druid (appendToExisting false), so
+    reruns never duplicate rows. All tasks are submitted first, then waited for: Druid runs them
+    side by side (druid.worker.capacity) while Spark exports the next table."""
+    from medley import druid as druid_client, serving
 
     dates = state.pending(cfg, "druid")
     with Step(cfg, report, "druid") as t:
         t.note = f"event dates {_span(dates)}"
         if not dates:
             return
-        for spec_path in sorted(druid_client.SPECS_DIR.glob("*.json")):
-            name = spec_path.stem
-            df = table(spark, cfg, f"gold.{name}")
-            if df is None:
+        dims: dict[str, DataFrame] = {}
+        submitted = []
+        for name, spec in serving.gold_specs().items():
+            intervals = serving.intervals(spec, dates)
+            objects = _serving_export(spark, cfg, name, spec, intervals, dims, report.run_id)
+            if not objects:
                 continue
-            files = df.where(F.col("event_date").isin(dates)).inputFiles()
-            if not files:
-                continue
-            bucket_prefix = f"s3a://{cfg.get('storage.bucket')}/"
-            objects = [f"s3://{cfg.get('storage.bucket')}/{f[len(bucket_prefix):]}" for f in files]
-            intervals = [f"{d}/{_next_day(d)}" for d in dates]
-            spec = druid_client.render_spec(cfg, druid_client.load_spec(name), objects, intervals)
-            task = druid_client.ingest(cfg, spec)
+            task = druid_client.ingest(cfg, druid_client.render_spec(cfg, spec, objects, intervals))
             crash_point(cfg, f"druid:submitted:{name}")
-            druid_client.wait_for_task(cfg, task, name)
+            submitted.append((name, task))
+        t.note += f", {len(submitted)} datasources"
+        failed = []
+        for name, task in submitted:
+            try:
+                druid_client.wait_for_task(cfg, task, name)
+            except druid_client.IngestionFailed as err:
+                failed.append(err)      # wait for the others too: the hop ends with Druid quiet
+                continue
             druid_client.wait_for_datasource(cfg, name, min_rows=1)
             report.druid_rows[name] = druid_client.sql(cfg, f'SELECT COUNT(*) AS n FROM "{name}"')[0]["n"]
             crash_point(cfg, f"druid:loaded:{name}")
+        if failed:
+            raise failed[0]
+        _drop_serving_exports(cfg)
         crash_point(cfg, "druid:loaded")
         state.done(cfg, "druid", dates)
 
 
-def _next_day(d: str) -> str:
-    from datetime import date, timedelta
+def _serving_prefix(cfg: Config) -> str:
+    return f"{storage.lakehouse_prefix(cfg)}/serving"
 
-    return str(date.fromisoformat(d) + timedelta(days=1))
+
+def _serving_export(spark: SparkSession, cfg: Config, name: str, spec: dict, intervals: list[str],
+                    dims: dict[str, DataFrame], run_id: str) -> list[str]:
+    """Write the rows datasource `name` ingests for these intervals as Parquet under
+    <lakehouse>/serving/<name>/<run id>/ (every column in the files, the partition column too);
+    their s3:// URIs, none when the intervals have no rows."""
+    from medley import serving
+
+    s = serving.served(spec)
+    source = table(spark, cfg, s.source.table)
+    if source is None:
+        return []
+    for dim in s.dimensions:
+        if dim not in dims:
+            dims[dim] = table(spark, cfg, f"gold.{dim}")
+    rows = serving.serving_rows(serving.in_intervals(source, spec, intervals), dims, spec)
+    key = f"{_serving_prefix(cfg)}/{name}/{run_id}"
+    rows.write.mode("overwrite").parquet(storage.uri(cfg, key))
+    files = [k for k in storage.list_keys(cfg, f"{key}/") if k.endswith(".parquet")]
+    # Spark writes a file with no rows for an empty result: ingesting it would drop the intervals
+    # with nothing to serve; like a missing table, an empty export is skipped (the footers count)
+    if not files or spark.read.parquet(storage.uri(cfg, key)).limit(1).count() == 0:
+        return []
+    return [storage.uri(cfg, k, scheme="s3") for k in files]
+
+
+def _drop_serving_exports(cfg: Config) -> None:
+    """Every serving export, once Druid has ingested them: they are copies of gold, kept only until
+    their task has read them (a rerun after a crash writes its own under a new run id)."""
+    from minio.deleteobjects import DeleteObject
+
+    keys = storage.list_keys(cfg, f"{_serving_prefix(cfg)}/")
+    errors = list(storage.client(cfg).remove_objects(cfg.get("storage.bucket"), [DeleteObject(k) for k in keys]))
+    if errors:
+        raise MedleyError(f"could not delete {len(errors)} serving exports under {_serving_prefix(cfg)}/: "
+                          f"{errors[0]}", "check the object store's permissions for this bucket")
 
 
 def superset(spark: SparkSession | None, cfg: Config, report: RunReport) -> None:
