@@ -248,7 +248,11 @@ def reconciliation(spark, cfg) -> list[dict]:
 
 
 def reconcile(spark: SparkSession, cfg: Config, report: RunReport) -> None:
-    """Stop (exit code 7) when a hop lost or duplicated rows; nothing is written either way."""
+    """Stop (exit code 7) when a hop lost or duplicated rows, and write nothing; once the counts
+    reconcile, they (with freshness, quarantine and gate results) go to the health tables
+    (medley/health.py)."""
+    from medley import health
+
     with Step(cfg, report, "reconcile"):
         report.reconciliation = reconciliation(spark, cfg)
         broken = [r for r in report.reconciliation if not (r["bronze_ok"] and r["gold_ok"])]
@@ -256,6 +260,8 @@ def reconcile(spark: SparkSession, cfg: Config, report: RunReport) -> None:
             raise ReconciliationFailed(f"counts do not reconcile for {[r['stream'] for r in broken]}: {broken}",
                                        "a job lost or duplicated rows: keep the tables for inspection "
                                        "and report it")
+    with Step(cfg, report, "health"):
+        health.record(spark, cfg, report)
 
 
 def druid(spark: SparkSession, cfg: Config, report: RunReport) -> None:
@@ -297,6 +303,10 @@ def druid(spark: SparkSession, cfg: Config, report: RunReport) -> None:
         _drop_serving_exports(cfg)
         crash_point(cfg, "druid:loaded")
         state.done(cfg, "druid", dates)
+    from medley import health
+
+    with Step(cfg, report, "health"):   # what Druid serves now, then the health tables into Druid
+        health.record_druid(spark, cfg, report)
 
 
 def _serving_prefix(cfg: Config) -> str:

@@ -187,6 +187,89 @@ def test_rerun_is_fast_and_duplicates_nothing(first_run, live_cfg):
     assert again.reconciliation == first_run[1].reconciliation
 
 
+# --- Data health (medley/health.py): what the runs above measured, as Druid serves it -----------
+# These run after test_rerun_is_fast_and_duplicates_nothing, so two runs have been measured.
+# "layer" and "stream" are quoted: both are keywords of Druid SQL (Calcite's SELECT STREAM).
+
+def _latest_rows(cfg) -> dict[tuple[str, str], int]:
+    rows = druid.sql(cfg, 'SELECT "layer", "stream", LATEST(row_count) AS n FROM "data_health" GROUP BY 1, 2')
+    return {(r["layer"], r["stream"]): r["n"] for r in rows}
+
+
+def test_health_rows_per_layer_in_druid_are_the_reconciliation_report(first_run, live_cfg):
+    _, report = first_run
+    latest = _latest_rows(live_cfg)
+    for r in report.reconciliation:
+        s = r["stream"]
+        assert {layer: latest[(layer, s)] for layer in ("bronze", "silver", "quarantine", "duplicates", "gold")} == {
+            "bronze": r["bronze"], "silver": r["silver_total"], "quarantine": r["quarantined"],
+            "duplicates": r["duplicates"], "gold": r["gold"]}, s
+    # Druid's rows of each served fact, as the druid hop counted them: exactly gold's (no rollup)
+    served = {s: n for (layer, s), n in latest.items() if layer == "druid"}
+    assert "listen_events" in served
+    assert served == {r["stream"]: r["gold"] for r in report.reconciliation if r["stream"] in served}
+    assert served["listen_events"] == druid.sql(live_cfg, 'SELECT COUNT(*) AS n FROM "fact_listen"')[0]["n"]
+
+
+def test_health_freshness_is_the_newest_event_of_each_layer(first_run, live_cfg, spark):
+    from pyspark.sql import functions as F
+
+    rows = druid.sql(live_cfg, 'SELECT "layer", LATEST(newest_event_ms) AS ms FROM "data_health" '
+                               "WHERE \"stream\" = 'listen_events' GROUP BY 1")
+    newest = {r["layer"]: r["ms"] for r in rows}
+    silver = spark.read.format("delta").load(storage.table_uri(live_cfg, "silver.listen_events"))
+    expected_ms = silver.agg((F.unix_micros(F.max("event_at")) / 1000).cast("long")).first()[0]
+    assert newest["silver"] == newest["gold"] == expected_ms
+    in_druid = druid.sql(live_cfg, 'SELECT TIMESTAMP_TO_MILLIS(MAX(__time)) AS ms FROM "fact_listen"')[0]["ms"]
+    assert newest["druid"] == in_druid == expected_ms
+    assert newest["bronze"] % (3600 * 1000) == 0      # bronze: the start of its newest landing hour
+    assert newest["quarantine"] is None and newest["duplicates"] is None
+
+
+def test_health_quarantine_in_druid_is_silver_quarantine_by_reason(first_run, live_cfg, spark):
+    quarantine = spark.read.format("delta").load(storage.table_uri(live_cfg, "silver.quarantine"))
+    expected = {r["reason"]: r["count"] for r in quarantine.groupBy("reason").count().collect()}
+    assert expected   # the broken lines of tests/corpus.py
+    rows = druid.sql(live_cfg, 'SELECT reason, SUM(row_count) AS n FROM "data_health_quarantine" GROUP BY reason')
+    assert {r["reason"]: r["n"] for r in rows} == expected
+
+
+def test_health_gates_in_druid_are_every_check_of_every_gate(first_run, live_cfg):
+    _, report = first_run
+    rows = druid.sql(live_cfg, 'SELECT table_name, COUNT(*) AS checks, '
+                               "SUM(CASE WHEN outcome = 'failed' THEN 1 ELSE 0 END) AS failed "
+                               'FROM "data_health_gates" WHERE run_id = ? GROUP BY table_name', [report.run_id])
+    assert {r["table_name"]: r["checks"] for r in rows} == {g.table: g.evaluated for g in report.gates}
+    assert sum(r["failed"] for r in rows) == 0
+
+
+def test_health_reruns_add_one_measurement_each_and_no_duplicates(first_run, live_cfg):
+    twice = druid.sql(live_cfg, 'SELECT run_id, "layer", "stream", COUNT(*) AS n FROM "data_health" '
+                                "GROUP BY 1, 2, 3 HAVING COUNT(*) > 1")
+    assert twice == []
+    runs = druid.sql(live_cfg, "SELECT COUNT(DISTINCT run_id) AS n FROM \"data_health\" WHERE \"layer\" = 'bronze'")
+    assert runs[0]["n"] == 2          # the first run and the rerun
+    checks = druid.sql(live_cfg, 'SELECT run_id, table_name, expectation, COUNT(*) AS n FROM "data_health_gates" '
+                                 "GROUP BY run_id, table_name, expectation HAVING COUNT(*) > 1")
+    assert checks == []
+
+
+def test_health_dashboard_charts_show_druids_numbers(first_run, live_cfg, spark):
+    _, report = first_run
+    shown = {(r["layer"], r["stream"]): r["rows"] for r in superset.chart_data(live_cfg, "Rows per layer and stream")}
+    assert shown == _latest_rows(live_cfg)
+    quarantine = spark.read.format("delta").load(storage.table_uri(live_cfg, "silver.quarantine"))
+    by_reason = Counter()
+    for r in superset.chart_data(live_cfg, "Quarantine by reason and stream"):
+        by_reason[r["reason"]] += r["quarantined_lines"]
+    assert by_reason == Counter({r["reason"]: r["count"] for r in quarantine.groupBy("reason").count().collect()})
+    gates = superset.chart_data(live_cfg, "Gate results")
+    assert {r["table_name"] for r in gates} == {g.table for g in report.gates}
+    assert {r["latest_outcome"] for r in gates} == {"passed"}
+    freshness = {(r["stream"], r["layer"]): r for r in superset.chart_data(live_cfg, "Freshness per stream and layer")}
+    assert freshness[("listen_events", "gold")]["lag_hours"] > 0
+
+
 # --- Druid serves every gold fact and aggregate by readable dimensions (druid_specs/README.md) ---
 
 # The dimension tables joined here in Spark SQL, independently of medley/serving.py: each fact's
