@@ -13,6 +13,7 @@ React apps, so every check waits for the elements it reads, never for a page loa
 from __future__ import annotations
 
 import re
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -91,3 +92,140 @@ def airflow_task_states(page: Page, cfg: Config, dag_id: str, run_id: str) -> di
             listed[words[0]] = words[1]
     order = [cell.get_attribute("id").removeprefix(f"grid-{run_id}-") for cell in cells.all()]
     return {task: listed[task] for task in order if task in listed}
+
+
+# --- Superset -------------------------------------------------------------------------------
+
+def superset_login(page: Page, cfg: Config, user: str | None = None, password: str | None = None) -> None:
+    """Sign in to this instance's Superset (default: as its admin) through the login form."""
+    from medley.services import superset
+
+    if user is None:
+        user, password = superset.admin(cfg)
+    page.goto(f"{superset.url(cfg)}/login/")
+    page.locator('input[name="username"], input#username').first.fill(user)
+    page.locator('input[name="password"], input#password').first.fill(password)
+    page.locator('input[name="password"], input#password').first.press("Enter")
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+def _is_chart_data(url: str) -> bool:
+    return "/api/v1/chart/data" in url or "/superset/explore_json/" in url
+
+
+def _chart_id(url: str) -> int | None:
+    """The chart a /api/v1/chart/data request is for (its form_data carries slice_id)."""
+    from urllib.parse import parse_qs, urlparse
+
+    form = parse_qs(urlparse(url).query).get("form_data")
+    match = re.search(r'"slice_id":\s*(\d+)', form[0]) if form else None
+    return int(match.group(1)) if match else None
+
+
+def superset_dashboard(page: Page, cfg: Config, slug: str, query: str = "") -> dict[str, dict]:
+    """Open a dashboard and wait until every chart on it has its data and has drawn it; returns
+    {chart name: {"rows": rows its query returned, "error": the query's error or None,
+    "drawn": whether the chart shows a plot, number or table, "text": what it shows}}.
+
+    The rows are read from the dashboard's own /api/v1/chart/data responses (what the browser
+    got), the rest from the page: an error alert in a chart counts as an error even when the
+    query succeeded (a rendering failure)."""
+    from medley.services import superset
+
+    responses: list = []
+    # Only collect here: a blocking call (reading the body) inside a Playwright event handler
+    # can deadlock the sync API.
+    collect = lambda resp: responses.append(resp) if _is_chart_data(resp.url) else None  # noqa: E731
+    page.on("response", collect)
+    try:
+        page.goto(f"{superset.url(cfg)}/superset/dashboard/{slug}/{query}")
+        holders = page.locator('[data-test="dashboard-component-chart-holder"]')
+        holders.first.wait_for()
+        ids = [int(i) for i in page.locator("[data-test-chart-id]").evaluate_all(
+            "els => els.map(e => e.getAttribute('data-test-chart-id'))")]
+        # Each chart asks for its data once laid out; wait for an answer per chart, then for the
+        # charts to draw (no loading spinner left).
+        deadline = time.monotonic() + TIMEOUT_MS / 1000
+        while not set(ids) <= {_chart_id(r.url) for r in responses} and time.monotonic() < deadline:
+            page.wait_for_timeout(500)
+        page.wait_for_function(
+            """() => !document.querySelector('[data-test="slice-container"] [data-test="loading-indicator"], '
+                     + '[data-test="slice-container"] .loading')""")
+        answers: dict[int, dict] = {}
+        for resp in responses:
+            try:
+                payload = resp.json()
+                # /api/v1/chart/data answers {"result": [query results]}; the legacy charts'
+                # /superset/explore_json/ (the country map) answers one result.
+                result = (payload.get("result") or [{}])[0] if "result" in payload else payload
+            except Exception as err:  # noqa: BLE001 - an HTML error page is an answer too
+                result = {"error": f"HTTP {resp.status}: {err}"}
+            answers[_chart_id(resp.url)] = {
+                "rows": result.get("rowcount", len(result.get("data") or [])),
+                "error": result.get("error") or (None if resp.ok else f"HTTP {resp.status}")}
+        charts = {}
+        for chart in page.locator("[data-test-chart-id]").all():
+            chart_id = int(chart.get_attribute("data-test-chart-id"))
+            body = chart.locator('[data-test="slice-container"]')
+            answer = answers.get(chart_id, {"rows": 0, "error": "no data request seen"})
+            failed = body.locator('[role="alert"], .alert-danger, [data-test="error-tooltip"]').count() > 0
+            charts[chart.get_attribute("data-test-chart-name")] = {
+                "rows": answer["rows"],
+                "error": answer["error"] or ("the chart shows an error" if failed else None),
+                "drawn": body.locator("canvas, svg, .header-line, table tbody tr").count() > 0,
+                "text": body.inner_text()}
+        return charts
+    finally:
+        page.remove_listener("response", collect)
+
+
+def superset_check_dashboards(cfg: Config, slugs: list[str], screenshots: Path | None = None,
+                              user: str | None = None, password: str | None = None) -> dict[str, dict]:
+    """Open each dashboard as a person would and report {slug: {chart: state}} (see
+    superset_dashboard); with `screenshots`, save <slug>.png of each there. Raises MedleyError
+    naming every chart that errs, shows no data or draws nothing."""
+    report, problems = {}, []
+    with page() as p:
+        superset_login(p, cfg, user, password)
+        for slug in slugs:
+            charts = report[slug] = superset_dashboard(p, cfg, slug)
+            for name, state in charts.items():
+                if state["error"] or not state["rows"] or not state["drawn"]:
+                    problems.append(f"{slug}: {name}: " + (state["error"] or ("no data" if not state["rows"] else "nothing drawn")))
+            if screenshots:
+                screenshot(p, screenshots / f"superset-{slug}.png")
+    if problems:
+        raise MedleyError(f"Superset dashboards with broken charts: {'; '.join(problems)[:600]}",
+                          "open them in Superset; python3 -m medley superset data '<chart>' shows a chart's rows")
+    return report
+
+
+def superset_select_filter(page: Page, name: str, value: str) -> None:
+    """Choose `value` in the dashboard's native select filter `name` and apply it, as a person
+    does in the filter bar; returns when every chart in the filter's scope has its new data and
+    has drawn it."""
+    item = page.locator(".ant-form-item").filter(has=page.get_by_text(name, exact=True)).first
+    item.locator(".ant-select-selector").click()
+    page.keyboard.type(value)
+    page.locator(".ant-select-item-option").filter(has_text=value).first.click()
+    page.keyboard.press("Escape")
+    responses: list = []
+    collect = lambda resp: responses.append(resp) if _is_chart_data(resp.url) else None  # noqa: E731
+    page.on("response", collect)
+    try:
+        page.get_by_role("button", name=re.compile("apply", re.I)).first.click()
+        # Charts out of the filter's scope ask for nothing: wait for the first answer, then
+        # until no chart is loading and no answer has come for a second.
+        deadline = time.monotonic() + TIMEOUT_MS / 1000
+        seen = -1
+        while (not responses or seen != len(responses) or page.locator(
+                '[data-test="slice-container"] [data-test="loading-indicator"]').count()) and time.monotonic() < deadline:
+            seen = len(responses)
+            page.wait_for_timeout(1000)
+    finally:
+        page.remove_listener("response", collect)
+
+
+def superset_big_number(page: Page, chart: str) -> str:
+    """The figure a big-number chart shows, as displayed (e.g. "1,234")."""
+    return page.locator(f'[data-test-chart-name="{chart}"] .header-line').first.inner_text().strip()

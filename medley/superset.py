@@ -407,7 +407,66 @@ def provision(cfg: Config, api: Client | None = None, root: Path = ASSETS) -> di
     api = api or client(cfg)
     api.request("POST", "/api/v1/assets/import/", data={"passwords": "{}"},
                 files={"bundle": ("medley_assets.zip", bundle(cfg, root), "application/zip")})
+    role_id, _ = sync_role(api)
+    ensure_analyst(cfg, api, role_id)
     return chart_ids(api, root)
+
+
+ROLE = ASSETS / "roles" / "analyst.yml"
+
+
+def analyst_role(path: Path = ROLE) -> dict:
+    """The analyst role: {"name": ..., "permissions": [[resource regex, permission regex], ...]}."""
+    spec = yaml.safe_load(path.read_text())
+    for resource, permission in spec["permissions"]:
+        re.compile(resource), re.compile(permission)
+    return spec
+
+
+def fab_roles(path: Path = ROLE) -> dict[str, list[list[str]]]:
+    """FAB_ROLES for superset_config.py: the analyst role's regexes, checked on every request."""
+    spec = analyst_role(path)
+    return {spec["name"]: spec["permissions"]}
+
+
+def _all(api: Client, path: str) -> list[dict]:
+    """Every row of a paged list endpoint."""
+    rows: list[dict] = []
+    while True:
+        page = api.request("GET", f"{path}?q=(page:{len(rows) // 100},page_size:100)")
+        rows += page["result"]
+        if not page["result"] or len(rows) >= page["count"]:
+            return rows
+
+
+def sync_role(api: Client, path: Path = ROLE) -> tuple[int, list[str]]:
+    """Give the analyst role's database rows exactly the permissions its regexes match now (the
+    datasets' `datasource_access` permissions exist only once they are imported, so this runs
+    after every import). Returns the role id and the permissions, as "resource:permission"."""
+    spec = analyst_role(path)
+    matched = {pvm["id"]: f"{pvm['view_menu']['name']}:{pvm['permission']['name']}"
+               for pvm in _all(api, "/api/v1/security/permissions-resources/")
+               if any(re.match(resource, pvm["view_menu"]["name"]) and re.match(permission, pvm["permission"]["name"])
+                      for resource, permission in spec["permissions"])}
+    roles = {r["name"]: r["id"] for r in _all(api, "/api/v1/security/roles/")}
+    role_id = roles.get(spec["name"]) or api.request("POST", "/api/v1/security/roles/", json={"name": spec["name"]})["id"]
+    api.request("POST", f"/api/v1/security/roles/{role_id}/permissions",
+                json={"permission_view_menu_ids": sorted(matched)})
+    return role_id, sorted(matched.values())
+
+
+def ensure_analyst(cfg: Config, api: Client, role_id: int) -> str:
+    """The analyst user (services.superset.analyst_user, password from cfg.secret like the admin's)
+    with the analyst role only; its password is reset to the secret on every provisioning."""
+    user, password = superset_service.analyst(cfg)
+    body = {"first_name": "Medley", "last_name": "Analyst", "email": f"{user}@localhost", "active": True,
+            "roles": [role_id], "password": password}
+    found = api.request("GET", "/api/v1/security/users/?q=(filters:!((col:username,opr:eq,value:'%s')))" % user)
+    if found["result"]:
+        api.request("PUT", f"/api/v1/security/users/{found['result'][0]['id']}", json=body)
+    else:
+        api.request("POST", "/api/v1/security/users/", json={**body, "username": user})
+    return user
 
 
 def chart_data(cfg: Config, slice_name: str, api: Client | None = None) -> list[dict]:
@@ -431,6 +490,10 @@ def add_arguments(parser) -> None:
     p.add_argument("chart", help="chart name (slice_name), e.g. 'Listens by state'")
     p = sub.add_parser("bundle", help="write the import bundle ZIP without importing it")
     p.add_argument("output", type=Path)
+    p = sub.add_parser("check", help="open every dashboard in headless Chromium: each chart must draw data "
+                                     "without an error (exit 4 naming the ones that do not)")
+    p.add_argument("--screenshots", type=Path, metavar="DIR",
+                   help="also save superset-<slug>.png of each dashboard there (e.g. docs/images)")
 
 
 def run(cfg: Config, args) -> int:
@@ -441,6 +504,15 @@ def run(cfg: Config, args) -> int:
         say(table(["chart", "id", "url"], [(name, i, f"{base}/explore/?slice_id={i}") for name, i in ids.items()]))
         say(table(["dashboard", "id", "url"], [(name, i, f"{base}/superset/dashboard/{i}/")
                                                 for name, i in dashboard_ids(api).items()]))
+    elif args.superset_command == "check":
+        from medley import browser
+
+        slugs = [spec["slug"] for spec in _specs(ASSETS, "dashboards").values()]
+        try:
+            report = browser.superset_check_dashboards(cfg, slugs, args.screenshots)
+        except MedleyError as err:
+            raise ServiceFailed(err.message, err.fix) from err
+        say(table(["dashboard", "charts", "all drawn with data"], [(slug, len(c), "yes") for slug, c in report.items()]))
     elif args.superset_command == "data":
         rows = chart_data(cfg, args.chart)
         say(table(list(rows[0]) if rows else ["(no rows)"], [list(r.values()) for r in rows]))

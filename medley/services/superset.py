@@ -60,6 +60,11 @@ def admin(cfg: Config) -> tuple[str, str]:
     return cfg.get("services.superset.admin_user"), cfg.secret("superset_admin_password")
 
 
+def analyst(cfg: Config) -> tuple[str, str]:
+    """The read-only analyst login that provisioning creates (role: superset/roles/analyst.yml)."""
+    return cfg.get("services.superset.analyst_user", "analyst"), cfg.secret("superset_analyst_password")
+
+
 def environment(cfg: Config) -> dict[str, str]:
     return {"SUPERSET_CONFIG_PATH": str(config_path(cfg)),
             "SUPERSET_HOME": str(home(cfg)),
@@ -67,8 +72,11 @@ def environment(cfg: Config) -> dict[str, str]:
 
 
 def render_config(cfg: Config) -> Path:
+    from medley.superset import fab_roles  # the analyst role's one definition, superset/roles/analyst.yml
+
     text = Template(TEMPLATE.read_text()).substitute(
-        db_path=home(cfg) / "superset.db", data_dir=home(cfg), port=cfg.port("superset"))
+        db_path=home(cfg) / "superset.db", data_dir=home(cfg), port=cfg.port("superset"),
+        fab_roles=repr(fab_roles()))
     out = config_path(cfg)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import zipfile
 
 import pytest
 import yaml
 
-from medley import config, druid
+from medley import REPO_ROOT, config, druid
 from medley import superset as assets_lib
 from medley.errors import MedleyError
 
@@ -228,3 +229,45 @@ def test_engagement_and_subscriptions_have_their_charts_and_four_filters(stem, t
     assert set(filters) == {"Date range", "State", "Level", "Gender"}
     assert [f["targets"][0]["column"]["name"] for n, f in filters.items() if n != "Date range"] == \
         ["state_code", "level", "gender"]
+
+
+def test_helm_chart_has_the_same_analyst_role():
+    """superset/roles/analyst.yml is the one definition; the chart's FAB_ROLES must say the same."""
+    role = assets_lib.analyst_role()
+    template = (REPO_ROOT / "helm" / "medley-core" / "templates" / "superset" / "configmap.yaml").read_text()
+    template = template.replace("{{ .Values.superset.druidDatabase }}", "Druid")
+    assert [list(p) for p in re.findall(r'^\s*\[r"(.*)", r"(.*)"\],$', template, re.M)] == role["permissions"]
+    values = yaml.safe_load((REPO_ROOT / "helm" / "medley-core" / "values.yaml").read_text())
+    assert values["superset"]["analystRole"] == role["name"]
+
+
+def test_analyst_role_reads_gold_datasets_only():
+    [datasets] = [re.compile(view) for view, perm in assets_lib.analyst_role()["permissions"]
+                  if perm == "datasource_access"]
+    for gold in ("fact_listen", "dim_user", "agg_sessions_daily", "active_users", "active_users_stickiness"):
+        assert datasets.match(f"[Druid].[{gold}](id:12)"), gold
+    for other in ("silver_listen_events", "listen_events", "bronze_events", "data_health", "medley_test_fact_listen"):
+        assert not datasets.match(f"[Druid].[{other}](id:12)"), other
+    pairs = assets_lib.analyst_role()["permissions"]
+
+    def granted(resource: str, permission: str) -> bool:
+        return any(re.match(r, resource) and re.match(p, permission) for r, p in pairs)
+
+    for resource, permission in (("all_datasource_access", "all_datasource_access"),
+                                 ("all_database_access", "all_database_access"), ("SQLLab", "can_read"),
+                                 ("Superset", "can_sqllab"), ("[Druid].[druid]", "schema_access"),
+                                 ("[Druid].(id:1)", "database_access"), ("Dashboard", "can_write"),
+                                 ("Chart", "can_write"), ("Dataset", "can_write"), ("Database", "can_read")):
+        assert not granted(resource, permission), (resource, permission)
+    assert granted("Dashboard", "can_read") and granted("Superset", "can_dashboard")
+
+
+def test_local_superset_config_carries_the_analyst_role(tmp_path, monkeypatch):
+    from medley.services import superset as superset_service
+
+    cfg = config.load({"MEDLEY_PATHS__STATE_DIR": str(tmp_path / "state"),
+                       "MEDLEY_PATHS__DATA_DIR": str(tmp_path / "data")})
+    monkeypatch.setenv("SUPERSET_SECRET_KEY", "x" * 32)
+    scope: dict = {}
+    exec(compile(superset_service.render_config(cfg).read_text(), "superset_config.py", "exec"), scope)  # noqa: S102
+    assert scope["FAB_ROLES"] == assets_lib.fab_roles()

@@ -4,55 +4,23 @@ Overview dashboard imports with its charts, each of which answers with data."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 import yaml
 
-from druid_helpers import FACT_LISTEN_COLUMNS, druid_replace
+from conftest import PREFIX, TEST_TABLES
+from dashboard_rows import EARLIER, FACT_ROWS, LATER, LISTENERS, ROWS
+from dashboard_rows import iso as _iso
 from medley import druid
 from medley import superset as assets_lib
 
 pytestmark = pytest.mark.services
 
-TEST_TABLE = "medley_test_listens_hourly"
-TEST_FACT_TABLE = "medley_test_fact_listen"
-TEST_TABLES = {"agg_listens_hourly": TEST_TABLE, "fact_listen": TEST_FACT_TABLE}
-PREFIX = "medley test: "
-# Recent hours: the Overview's time comparison looks at the last 7 days, and compares each hour
-# with the same hour one day earlier (EARLIER = LATER - 24 h).
-LATER = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
-EARLIER = LATER - timedelta(days=1)
-
-
-def _iso(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-# Tiny hand-made gold rows: 3 states over 2 hours, one day apart.
-ROWS = [
-    {"hour": _iso(EARLIER), "song": "A", "artist": "X", "state_code": "CA", "level": "paid",
-     "gender": "F", "listen_count": 5, "listen_seconds": 1000.5},
-    {"hour": _iso(EARLIER), "song": "B", "artist": "Y", "state_code": "NY", "level": "free",
-     "gender": "M", "listen_count": 2, "listen_seconds": 410.0},
-    {"hour": _iso(LATER), "song": "A", "artist": "X", "state_code": "CA", "level": "free",
-     "gender": "M", "listen_count": 3, "listen_seconds": 600.25},
-    {"hour": _iso(LATER), "song": "C", "artist": "Z", "state_code": "TX", "level": "paid",
-     "gender": "F", "listen_count": 7, "listen_seconds": 1500.0},
-    {"hour": _iso(LATER), "song": "B", "artist": "Y", "state_code": "NY", "level": "paid",
-     "gender": "F", "listen_count": 1, "listen_seconds": 200.0},
-]
-# Listens of LISTENERS users, the first 300 of them twice: enough distinct users that Druid's
-# default (HLL) COUNT(DISTINCT) is off, so "Listeners" shows whether the exact setting took.
-LISTENERS = 2000
-FACT_ROWS = [{"hour": _iso(LATER), "level": "paid" if u % 3 else "free", "auth": "Logged In", "user_id": u,
-              "session_id": u, "duration_s": 200.0} for u in range(1, LISTENERS + 1)] + \
-            [{"hour": _iso(EARLIER), "level": "free", "auth": "Logged In", "user_id": u, "session_id": 10_000 + u,
-              "duration_s": 180.0} for u in range(1, 301)]
-
+TEST_TABLE = TEST_TABLES["agg_listens_hourly"]
+TEST_FACT_TABLE = TEST_TABLES["fact_listen"]
 
 def test_provision_twice_keeps_one_copy_of_each_asset(live_cfg):
     api = assets_lib.client(live_cfg)
@@ -62,43 +30,17 @@ def test_provision_twice_keeps_one_copy_of_each_asset(live_cfg):
     second = assets_lib.provision(live_cfg, api)
     assert first == second
     assert counts == {kind: api.request("GET", f"/api/v1/{kind}/")["count"] for kind in kinds}
-    names = [c["slice_name"] for c in api.request("GET", "/api/v1/chart/")["result"]]
+    names = [c["slice_name"] for c in assets_lib._all(api, "/api/v1/chart/")]
     assert {"Listens by state", "Listens per hour", "Listeners"} <= set(names)
     overview = api.request("GET", "/api/v1/dashboard/overview")["result"]
     assert overview["dashboard_title"] == "Overview"
-    assert assets_lib.dashboard_ids(api) == {"Overview": overview["id"]}
-
-
-def _repointed(spec: dict) -> dict:
-    """A chart or dashboard spec with test names and test datasets."""
-    if "slice_name" in spec:
-        return {**spec, "dataset": TEST_TABLES[spec["dataset"]], "slice_name": PREFIX + spec["slice_name"]}
-    rows = [{**r, "charts": [PREFIX + n for n in r["charts"]]} if isinstance(r, dict) else [PREFIX + n for n in r]
-            for r in spec["rows"]]
-    filters = [{**f, "dataset": TEST_TABLES[f["dataset"]]} if "dataset" in f else f for f in spec.get("filters", [])]
-    return {**spec, "dashboard_title": PREFIX + spec["dashboard_title"], "slug": f"medley-test-{spec['slug']}",
-            "rows": rows, "filters": filters}
+    assert assets_lib.dashboard_ids(api)["Overview"] == overview["id"]
+    assert {"Overview", "Engagement", "Subscriptions"} <= set(assets_lib.dashboard_ids(api))
 
 
 @pytest.fixture(scope="module")
-def druid_assets(live_cfg, tmp_path_factory) -> Path:
-    """The real datasets, charts and dashboards, pointed at test datasources so the gold tables
-    stay untouched."""
-    root = tmp_path_factory.mktemp("superset_assets")
-    shutil.copytree(assets_lib.ASSETS / "databases", root / "databases")
-    for kind in ("datasets", "charts", "dashboards"):
-        (root / kind).mkdir()
-    for gold, test_table in TEST_TABLES.items():
-        dataset = yaml.safe_load((assets_lib.ASSETS / "datasets" / f"{gold}.yml").read_text())
-        (root / "datasets" / f"{test_table}.yml").write_text(yaml.safe_dump(
-            {**dataset, "table_name": test_table, "columns": assets_lib.served_columns(gold)}))
-    for kind in ("charts", "dashboards"):
-        for path in (assets_lib.ASSETS / kind).glob("*.yml"):
-            (root / kind / path.name).write_text(yaml.safe_dump(_repointed(yaml.safe_load(path.read_text()))))
-    druid_replace(live_cfg, TEST_TABLE, ROWS)
-    druid_replace(live_cfg, TEST_FACT_TABLE, FACT_ROWS, columns=FACT_LISTEN_COLUMNS)
-    assets_lib.provision(live_cfg, root=root)
-    return root
+def druid_assets(dashboards) -> Path:
+    return dashboards
 
 
 def test_listens_by_state_matches_druid(live_cfg, druid_assets):
@@ -133,8 +75,8 @@ def test_overview_dashboard_is_imported_with_its_charts_and_filters(live_cfg, dr
     charts = api.request("GET", f"/api/v1/dashboard/{dashboard['id']}/charts")["result"]
     assert sorted(c["slice_name"] for c in charts) == sorted(_overview_chart_names())
     # The importer swaps the bundle's local ids and dataset uuids for the imported ones: the
-    # filters must name real datasets, and "Listeners" (fact_listen: no state, no gender) must be
-    # out of the State and Gender filters' scope by its real id.
+    # filters must name real datasets, and "Listeners" must be out of the State and Gender filters'
+    # scope by its real id while fact_listen lacks those columns.
     listeners_id = api.request("GET", f"/api/v1/chart/{assets_lib.asset_uuid('chart', PREFIX + 'Listeners')}")[
         "result"]["id"]
     dataset_id = api.request("GET", f"/api/v1/dataset/?q=(filters:!((col:table_name,opr:eq,value:{TEST_TABLE})))")[
@@ -143,7 +85,10 @@ def test_overview_dashboard_is_imported_with_its_charts_and_filters(live_cfg, dr
     assert set(filters) == {"Date range", "State", "Level", "Gender"}
     for name in ("State", "Level", "Gender"):
         assert filters[name]["targets"][0]["datasetId"] == dataset_id
-    assert filters["State"]["scope"]["excluded"] == filters["Gender"]["scope"]["excluded"] == [listeners_id]
+    # fact_listen serves state and gender once Druid carries them denormalised (druid_specs/).
+    served = {c["name"] for c in assets_lib.served_columns("fact_listen")}
+    for name, column in (("State", "state_code"), ("Gender", "gender")):
+        assert filters[name]["scope"]["excluded"] == ([] if column in served else [listeners_id])
     assert filters["Level"]["scope"]["excluded"] == []
 
 
