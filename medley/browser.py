@@ -179,6 +179,22 @@ def superset_dashboard(page: Page, cfg: Config, slug: str, query: str = "") -> d
         page.remove_listener("response", collect)
 
 
+def _dashboard_screenshot(p: Page, path: Path, charts: int) -> None:
+    """The whole dashboard: the viewport grows to the page's height first (a full-page capture
+    resizes it mid-shot, and Superset redraws its charts blank on resize), then waits for the
+    charts to be drawn again."""
+    p.set_viewport_size({"width": VIEWPORT["width"], "height": p.evaluate("document.documentElement.scrollHeight")})
+    p.wait_for_function(
+        """n => document.querySelectorAll('[data-test="slice-container"]').length === n
+               && !document.querySelector('[data-test="slice-container"] [data-test="loading-indicator"]')
+               && Array.from(document.querySelectorAll('[data-test="slice-container"]'))
+                      .every(c => c.querySelector('canvas, svg, .header-line, table tbody tr'))""", arg=charts)
+    p.wait_for_timeout(1000)   # echarts animates its first draw
+    path.parent.mkdir(parents=True, exist_ok=True)
+    p.screenshot(path=str(path))
+    p.set_viewport_size(VIEWPORT)
+
+
 def superset_check_dashboards(cfg: Config, slugs: list[str], screenshots: Path | None = None,
                               user: str | None = None, password: str | None = None) -> dict[str, dict]:
     """Open each dashboard as a person would and report {slug: {chart: state}} (see
@@ -193,7 +209,7 @@ def superset_check_dashboards(cfg: Config, slugs: list[str], screenshots: Path |
                 if state["error"] or not state["rows"] or not state["drawn"]:
                     problems.append(f"{slug}: {name}: " + (state["error"] or ("no data" if not state["rows"] else "nothing drawn")))
             if screenshots:
-                screenshot(p, screenshots / f"superset-{slug}.png")
+                _dashboard_screenshot(p, screenshots / f"superset-{slug}.png", len(charts))
     if problems:
         raise MedleyError(f"Superset dashboards with broken charts: {'; '.join(problems)[:600]}",
                           "open them in Superset; python3 -m medley superset data '<chart>' shows a chart's rows")
