@@ -100,6 +100,8 @@ def demo(cfg: Config, args) -> int:
     else:
         say(dag_run_summary(cfg, run_as_dag(cfg, input_dir)))
     say("")
+    say(dashboards_summary(cfg))
+    say("")
     say(where_to_look(cfg, show_secrets=not args.quiet_secrets))
     return ExitCode.OK
 
@@ -141,8 +143,23 @@ def dag_run_summary(cfg: Config, run: dict) -> str:
     return "\n\n".join([f"medley_hourly run {run['run_id']}: {run['state']}  {run['url']}", tasks, rows])
 
 
+def dashboards_summary(cfg: Config) -> str:
+    """Each Superset dashboard opened in headless Chromium as a person would: the demo fails (exit 4)
+    naming any chart that errs or draws no data."""
+    from medley import superset
+    from medley.console import step
+    from medley.services import superset as superset_service
+
+    with step("Superset dashboards in headless Chromium (every chart drawn with data)"):
+        report = superset.check(cfg)
+    base = superset_service.url(cfg)
+    return table(["dashboard", "charts drawn with data", "url"],
+                 [(slug, len(charts), f"{base}/superset/dashboard/{slug}/") for slug, charts in report.items()])
+
+
 def where_to_look(cfg: Config, show_secrets: bool = True) -> str:
     from medley.services import airflow
+    from medley.services import superset as superset_service
 
     def login(user: str, password: str) -> str:
         return f"login {user} / " + (password if show_secrets else f"(password in {cfg.state_dir / 'secrets.env'})")
@@ -153,7 +170,8 @@ def where_to_look(cfg: Config, show_secrets: bool = True) -> str:
         "its tasks' logs; hourly runs from now on)",
         f"  Superset  http://127.0.0.1:{cfg.port('superset')}/  "
         f"{login(cfg.get('services.superset.admin_user'), cfg.secret('superset_admin_password'))}  "
-        "(dashboards: Charts -> 'Listens by state')",
+        "(Dashboards: Overview, Engagement, Subscriptions, Data health)",
+        f"            analyst {login(*superset_service.analyst(cfg))}  (gold dashboards and datasets only)",
         f"  Druid     http://127.0.0.1:{cfg.port('druid', 'router_port')}/  (web console: Query, Datasources, "
         "Services)",
         f"            http://127.0.0.1:{cfg.port('druid', 'router_port')}/druid/v2/sql  (SQL API; e.g. "

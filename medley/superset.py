@@ -483,6 +483,21 @@ def chart_data(cfg: Config, slice_name: str, api: Client | None = None) -> list[
     return result["data"]
 
 
+def dashboard_slugs(root: Path = ASSETS) -> list[str]:
+    return [spec["slug"] for spec in _specs(root, "dashboards").values()]
+
+
+def check(cfg: Config, screenshots: Path | None = None) -> dict[str, dict]:
+    """Every dashboard opened in headless Chromium: {slug: {chart: state}}; ServiceFailed (exit 4)
+    naming each chart that errs, shows no data or draws nothing."""
+    from medley import browser
+
+    try:
+        return browser.superset_check_dashboards(cfg, dashboard_slugs(), screenshots)
+    except MedleyError as err:
+        raise ServiceFailed(err.message, err.fix) from err
+
+
 def add_arguments(parser) -> None:
     sub = parser.add_subparsers(dest="superset_command", required=True, metavar="ACTION")
     sub.add_parser("provision", help="import the database, datasets, charts and dashboards under superset/")
@@ -505,13 +520,7 @@ def run(cfg: Config, args) -> int:
         say(table(["dashboard", "id", "url"], [(name, i, f"{base}/superset/dashboard/{i}/")
                                                 for name, i in dashboard_ids(api).items()]))
     elif args.superset_command == "check":
-        from medley import browser
-
-        slugs = [spec["slug"] for spec in _specs(ASSETS, "dashboards").values()]
-        try:
-            report = browser.superset_check_dashboards(cfg, slugs, args.screenshots)
-        except MedleyError as err:
-            raise ServiceFailed(err.message, err.fix) from err
+        report = check(cfg, args.screenshots)
         say(table(["dashboard", "charts", "all drawn with data"], [(slug, len(c), "yes") for slug, c in report.items()]))
     elif args.superset_command == "data":
         rows = chart_data(cfg, args.chart)

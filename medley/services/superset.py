@@ -62,7 +62,7 @@ def admin(cfg: Config) -> tuple[str, str]:
 
 def analyst(cfg: Config) -> tuple[str, str]:
     """The read-only analyst login that provisioning creates (role: superset/roles/analyst.yml)."""
-    return cfg.get("services.superset.analyst_user", "analyst"), cfg.secret("superset_analyst_password")
+    return cfg.get("services.superset.analyst_user"), cfg.secret("superset_analyst_password")
 
 
 def environment(cfg: Config) -> dict[str, str]:
