@@ -24,7 +24,9 @@ from medley.contracts import all_contracts
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.timeout(5400)]
 
-SERVED = ("agg_listens_hourly", "fact_listen")     # the Druid datasources, in the hop's order
+# The Druid datasources the hop serves from gold (data_health* measure each run, so they differ
+# between the crashed runs and the reference by design).
+SERVED = tuple(sorted(p.stem for p in druid.SPECS_DIR.glob("*.json") if not p.stem.startswith("data_health")))
 
 
 def versions(spark, cfg, tables: set[str]) -> dict[str, int]:
@@ -57,7 +59,8 @@ POINTS = [
     ("gate:gold/fact_listen", {"gold.agg_active_users_monthly"}, set()),
     # a Druid task submitted, never waited for: it runs on while the run is dead
     ("druid:submitted:agg_listens_hourly", set(), set()),
-    # one datasource loaded, the next not
+    # one datasource loaded; the hop submitted every task before its first wait, so the others
+    # may have finished or not: the recovery replaces their intervals either way
     ("druid:loaded:agg_listens_hourly", set(), set()),
 ]
 DAYS = [f"2026-10-{12 + k:02d}" for k in range(len(POINTS))]
@@ -80,14 +83,6 @@ def split_by_day(generated: Path, out: Path) -> list[dict[str, int]]:
             (out / day / name).write_text("".join(f"{line}\n" for line in day_lines))
     return [{name: len(files.get(name, [])) for name in (f.name for f in generated.iterdir())}
             for files in lines.values()]
-
-
-def served_listens(cfg, day: str) -> int | None:
-    """fact_listen's rows of the day in Druid; None before any run created the datasource. Druid is
-    the instance's, shared by every bucket: an earlier test may have left rows for the day."""
-    served = {r["TABLE_NAME"] for r in druid.sql(
-        cfg, "SELECT TABLE_NAME FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = 'druid'")}
-    return druid_total(cfg, "fact_listen", "COUNT(*)", day) if "fact_listen" in served else None
 
 
 def check_state(cfg, point: str, day: str, queued_before: dict) -> None:
@@ -113,7 +108,6 @@ def test_the_jvm_killed_at_every_point_then_rerun_gives_the_clean_runs_gold_and_
         assert batches[k]["listen_events"], f"no listens generated for {day}: the point would see no new day"
         land.land_directory(cfg, tmp_path / "input" / day)
         before, state_before = versions(spark, cfg, must | must_not), state.load(cfg)
-        fact_listen_before = served_listens(cfg, day)
         log = tmp_path / f"crash-{k}.log"
         scratch.mkdir()
         with log.open("w") as out:
@@ -124,9 +118,8 @@ def test_the_jvm_killed_at_every_point_then_rerun_gives_the_clean_runs_gold_and_
         changed = grew(before, versions(spark, cfg, must | must_not))
         assert must <= changed and not (must_not & changed), (point, sorted(changed))
         check_state(cfg, point, day, state_before)
-        if point == "druid:loaded:agg_listens_hourly":       # the first datasource has the day, the next not
+        if point == "druid:loaded:agg_listens_hourly":       # the killed run loaded it for the day
             assert druid_total(cfg, "agg_listens_hourly", "SUM(listen_count)", day) == batches[k]["listen_events"]
-            assert served_listens(cfg, day) == fact_listen_before
 
     report = pipeline.run(cfg, None, stop_after="druid")      # the recovery of the last crash
     assert state.load(cfg)["pending"] == {"gold": [], "druid": []}
