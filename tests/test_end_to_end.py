@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,10 @@ from medley.quality import generated_expectations, hand_written
 from medley.cli import main as cli_main
 
 pytestmark = [pytest.mark.services, pytest.mark.timeout(2400)]
-WINDOW = ["--start-time", "2026-11-01T00:00:00", "--end-time", "2026-11-02T00:00:00"]
+# Yesterday (UTC): the dashboards' relative date ranges (e.g. "the last 7 days") include it, so the
+# browser check below sees this run's data in every chart.
+DAY = datetime.now(timezone.utc).date() - timedelta(days=1)
+WINDOW = ["--start-time", f"{DAY}T00:00:00", "--end-time", f"{DAY + timedelta(days=1)}T00:00:00"]
 
 
 def generate(out: Path) -> Path:
@@ -175,6 +179,15 @@ def test_superset_chart_shows_druids_numbers(first_run, live_cfg):
     rows = superset.chart_data(live_cfg, "Listens by state")
     shown = {r["state_code"]: r["listens"] for r in rows}
     assert shown == dict(count)   # fewer states than the chart's row limit
+
+
+def test_every_dashboard_draws_the_runs_data_in_chromium(first_run, live_cfg):
+    """What a person opening Superset after the run sees: each dashboard's every chart drawn, with
+    data and without an error (superset.check raises naming the charts that are not)."""
+    report = superset.check(live_cfg)
+    assert set(report) == set(superset.dashboard_slugs()) == {"overview", "engagement", "subscriptions",
+                                                               "data-health"}
+    assert all(report.values())     # every dashboard has charts
 
 
 def test_rerun_is_fast_and_duplicates_nothing(first_run, live_cfg):
@@ -360,9 +373,10 @@ def test_active_users_from_the_sketch_are_the_exact_distinct_users(first_run, li
     the sketch's 16,384 entries), while adding up its rows' counts would not (a user who changed
     level, or moved, is in two rows)."""
     _gold_views(spark, live_cfg)
-    week = "__time >= TIMESTAMP '2026-10-26 00:00:00' AND __time < TIMESTAMP '2026-11-02 00:00:00'"
+    first, after = DAY - timedelta(days=6), DAY + timedelta(days=1)
+    week = f"__time >= TIMESTAMP '{first} 00:00:00' AND __time < TIMESTAMP '{after} 00:00:00'"
     exact = spark.sql("SELECT COUNT(DISTINCT user_id) AS n FROM fact_page_view "
-                      "WHERE event_date BETWEEN DATE'2026-10-26' AND DATE'2026-11-01'").collect()[0]["n"]
+                      f"WHERE event_date BETWEEN DATE'{first}' AND DATE'{DAY}'").collect()[0]["n"]
     wau = druid.sql(live_cfg, f'SELECT THETA_SKETCH_ESTIMATE(DS_THETA(users)) AS n FROM "active_users" WHERE {week}')
     assert wau[0]["n"] == exact > 0
     by_level = druid.sql(live_cfg, f'SELECT level, THETA_SKETCH_ESTIMATE(DS_THETA(users)) AS n, '
