@@ -49,6 +49,9 @@ def submit_replace(cfg: Config, table: str, rows: list[dict], columns: tuple, ro
 def wait_served(cfg: Config, table: str, task_id: str, rows: int, timeout_s: int = 900) -> None:
     """Wait for the task, then until Druid serves `rows` rows of `table`."""
     druid.wait_for_task(cfg, task_id, table, timeout_s)
+    # A datasource new to this instance is unknown to Druid SQL ("Object ... not found", an error,
+    # not 0 rows) until its segments are loaded: wait_for_datasource waits for that first.
+    druid.wait_for_datasource(cfg, table, min_rows=1, timeout_s=timeout_s)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if druid.sql(cfg, f'SELECT COUNT(*) AS n FROM "{table}"')[0]["n"] == rows:
