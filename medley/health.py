@@ -137,18 +137,13 @@ def druid_interval(times: list[datetime | date]) -> str:
 
 # --- I/O --------------------------------------------------------------------------------------------
 
-def location(cfg: Config, table: str) -> str:
-    """s3a:// location of an ops table: beside the layers, under <lakehouse>/ops/."""
-    return storage.uri(cfg, f"{storage.lakehouse_prefix(cfg)}/ops/{table.split('.')[1]}")
-
-
 def _frame(spark: SparkSession, table: str, rows: list[dict]) -> DataFrame:
     c = contract(table)
     return spark.createDataFrame([tuple(r[n] for n in c.column_names) for r in rows], c.spark_schema())
 
 
 def _replace(spark: SparkSession, cfg: Config, df: DataFrame, table: str, run_id: str, predicate: str) -> None:
-    where = location(cfg, table)
+    where = storage.table_uri(cfg, table)
     if exists(spark, where):
         replace_partitions(df, where, "run_id", [run_id], extra_predicate=predicate)
     else:
@@ -172,7 +167,7 @@ def _newest(spark: SparkSession, cfg: Config) -> dict[tuple[str, str], datetime 
 
 def record_gates(spark: SparkSession, cfg: Config) -> int:
     """Add the saved gate results not in ops.data_health_gates yet; return how many results."""
-    where = location(cfg, GATES)
+    where = storage.table_uri(cfg, GATES)
     seen = set()
     if exists(spark, where):
         seen = {(r["run_id"], r["table_name"]) for r in read(spark, where).select("run_id", "table_name")
@@ -215,7 +210,7 @@ def record(spark: SparkSession, cfg: Config, report) -> None:
     if quarantine is not None:
         from medley.delta import overwrite
 
-        overwrite(quarantine_by_reason(quarantine, measured_at), location(cfg, QUARANTINE))
+        overwrite(quarantine_by_reason(quarantine, measured_at), storage.table_uri(cfg, QUARANTINE))
     record_gates(spark, cfg)
     if not state.pending(cfg, "druid"):
         serve(spark, cfg)
@@ -254,7 +249,7 @@ def serve(spark: SparkSession, cfg: Config) -> dict[str, int]:
 
     tasks = {}
     for table, time_column in ((HEALTH, "measured_at"), (QUARANTINE, "landing_day_at"), (GATES, "checked_at")):
-        where = location(cfg, table)
+        where = storage.table_uri(cfg, table)
         if not exists(spark, where):
             continue
         df = read(spark, where)

@@ -36,7 +36,8 @@ def _tables(spark, cfg: Config):
     """(name, DeltaTable) of every contract's table that exists."""
     from delta.tables import DeltaTable
 
-    for c in all_contracts():
+    # the data-health tables (ops) are not gated like the layers, but grow hourly just the same
+    for c in [*all_contracts(), *all_contracts("ops")]:
         location = storage.table_uri(cfg, c.table)
         if DeltaTable.isDeltaTable(spark, location):
             yield c.table, DeltaTable.forPath(spark, location)
