@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    "process what is already in the landing zone)")
     p.add_argument("--stop-after", choices=["land", "bronze", "silver", "gold", "druid", "superset"],
                    help="stop after this hop (gold includes its reconciliation)")
+    p.add_argument("--every", metavar="DURATION",
+                   help="run continuously, one cycle every DURATION (e.g. 2m, 90s): each cycle lands what "
+                        "--input's files gained and runs the hops up to druid (docs/freshness.md)")
+    p.add_argument("--cycles", type=int, help="with --every: stop after this many cycles (default: until "
+                                              "Ctrl-C or SIGTERM, which let the running cycle finish)")
 
     p = sub.add_parser("demo", help="bootstrap, start the services and run the pipeline on the samples")
     p.add_argument("--input", help="EventSim output directory (default: the shared real samples)")

@@ -44,10 +44,33 @@ def logs(cfg: Config, args) -> int:
 def run_pipeline(cfg: Config, args) -> int:
     from medley import pipeline
 
+    if args.every or args.cycles is not None:
+        return run_continuously(cfg, args)
     report = pipeline.run(cfg, Path(args.input) if args.input else None, args.stop_after)
     say("")
     say(pipeline.summary(report))
     return ExitCode.OK
+
+
+class UsageError(MedleyError):
+    exit_code = ExitCode.USAGE
+
+
+def run_continuously(cfg: Config, args) -> int:
+    """`medley run --every 2m`: the same hops in cycles (medley/continuous.py)."""
+    from medley import continuous
+
+    if not args.every:
+        raise UsageError("--cycles needs --every", "e.g. medley run --every 2m --cycles 10")
+    try:
+        every_s = continuous.parse_every(args.every)
+    except ValueError as err:
+        raise UsageError(f"--every: {err}", "give a duration such as 2m, 90s or 1h") from None
+    if args.stop_after in ("land", "superset"):
+        raise UsageError(f"--stop-after {args.stop_after} does not go with --every",
+                         "a cycle runs the hops from bronze up to druid; stop after bronze, silver, gold or druid")
+    return continuous.run_every(cfg, every_s, Path(args.input) if args.input else None, args.stop_after,
+                                args.cycles)
 
 
 DEMO_DAYS = 7
