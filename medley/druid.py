@@ -32,7 +32,9 @@ class IngestionFailed(MedleyError):
 
 
 def url(cfg: Config) -> str:
-    return f"http://127.0.0.1:{cfg.port('druid', 'router_port')}"
+    """The router the druid hop talks to: services.druid.url (the chart's router service), else
+    this machine's."""
+    return cfg.get("services.druid.url") or f"http://127.0.0.1:{cfg.port('druid', 'router_port')}"
 
 
 def load_spec(name: str) -> dict:

@@ -16,6 +16,7 @@ import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import yaml
@@ -41,6 +42,10 @@ def asset_uuid(kind: str, name: str) -> str:
 def sqlalchemy_uri(cfg: Config, engine: str) -> str:
     if engine != "druid":
         raise MedleyError(f"superset/databases: unknown engine '{engine}'", "use engine: druid")
+    given = urlsplit(cfg.get("services.druid.url") or "")
+    if given.netloc:  # a cluster's Druid: its router, which proxies SQL to the brokers
+        return f"{'druid+https' if given.scheme == 'https' else 'druid'}://{given.netloc}/druid/v2/sql/"
+    # this machine's: the broker itself, one proxy hop less per chart query
     return f"druid://127.0.0.1:{cfg.port('druid', 'broker_port')}/druid/v2/sql/"
 
 

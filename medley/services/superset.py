@@ -53,7 +53,8 @@ def config_path(cfg: Config) -> Path:
 
 
 def url(cfg: Config) -> str:
-    return f"http://127.0.0.1:{cfg.port('superset')}"
+    """services.superset.url (the chart's Superset service), else this machine's."""
+    return cfg.get("services.superset.url") or f"http://127.0.0.1:{cfg.port('superset')}"
 
 
 def admin(cfg: Config) -> tuple[str, str]:

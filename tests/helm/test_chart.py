@@ -152,12 +152,20 @@ def test_config_map_is_medley_yaml(docs, tmp_path, monkeypatch):
     repo = yaml.safe_load((REPO_ROOT / "medley.yaml").read_text())
     for section in ("storage", "spark", "quality", "lock", "orchestration"):
         assert set(rendered[section]) <= set(repo[section]), section
+    for service in rendered["services"]:
+        assert set(rendered["services"][service]) <= set(repo["services"][service]), service
     assert rendered["storage"]["endpoint"] == "http://medley-minio.medley.svc:9000"
-    # The job pods load it through MEDLEY_CONFIG with medley.config.
+    # The job pods load it through MEDLEY_CONFIG with medley.config, and reach the release's
+    # Druid and Superset, not this pod's 127.0.0.1.
+    from medley import druid
     from medley.config import load
+    from medley.services import superset
     path = tmp_path / "medley.yaml"
     path.write_text(text)
-    assert load({"MEDLEY_CONFIG": str(path)}).get("storage.bucket") == repo["storage"]["bucket"]
+    cfg = load({"MEDLEY_CONFIG": str(path)})
+    assert cfg.get("storage.bucket") == repo["storage"]["bucket"]
+    assert druid.url(cfg) == "http://medley-druid-router:8888"
+    assert superset.url(cfg) == "http://medley-superset:8088"
 
 
 def test_job_pods_get_config_and_credentials(docs):

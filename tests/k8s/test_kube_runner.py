@@ -244,7 +244,7 @@ def test_a_non_spark_hop_runs_as_a_pod_and_a_crash_is_retried(cluster, release, 
     (container,) = pod["spec"]["containers"]
     assert container["command"] == ["python", "-m", "medley.jobs", "superset"]
     assert container["image"] == "medley/spark:0.1.0"
-    assert {e["name"] for e in container["env"]} >= {"MEDLEY_CONFIG", "MEDLEY_S3_ACCESS_KEY", "MEDLEY_SUPERSET_URL"}
+    assert {e["name"] for e in container["env"]} >= {"MEDLEY_CONFIG", "MEDLEY_S3_ACCESS_KEY"}
     assert pod["spec"]["restartPolicy"] == "Never"
     assert pod["metadata"]["annotations"]["medley.io/airflow-run"].startswith("manual ")
     # Running: the task asks for the log, which no kubelet serves here, and goes on polling.

@@ -32,6 +32,9 @@ def test_druid_uri_comes_from_config():
     cfg = config.load({"MEDLEY_SERVICES__DRUID__BROKER_PORT": "18082"})
     database = assets_lib.assets(cfg)["databases/druid.yaml"]
     assert database["sqlalchemy_uri"] == "druid://127.0.0.1:18082/druid/v2/sql/"
+    in_cluster = config.load({"MEDLEY_SERVICES__DRUID__URL": "http://medley-druid-router:8888"})
+    assert (assets_lib.assets(in_cluster)["databases/druid.yaml"]["sqlalchemy_uri"]
+            == "druid://medley-druid-router:8888/druid/v2/sql/")
 
 
 def test_uuids_are_stable_across_builds():

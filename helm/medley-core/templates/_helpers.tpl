@@ -81,6 +81,11 @@ lock:
   {{- toYaml .Values.medley.lock | nindent 2 }}
 orchestration:
   {{- toYaml .Values.medley.orchestration | nindent 2 }}
+services:
+  druid:
+    url: {{ .Values.druid.routerUrl | quote }}
+  superset:
+    url: {{ .Values.superset.url | quote }}
 {{- end -}}
 
 {{/* Environment every Medley job container gets: config path and S3 credentials from the Secret. */}}
