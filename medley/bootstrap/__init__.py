@@ -21,12 +21,14 @@ from medley.errors import NoDiskSpace
 
 # Build order; each group is what a command needs.
 COMPONENTS = ["jars", "generator", "minio", "zookeeper", "druid", "druid-console", "superset", "postgres", "airflow",
-              "chromium", "helm", "controlplane"]
+              "chromium", "helm", "controlplane", "images"]
+# Container images for a real cluster (buildah, many minutes cold): only on request.
+ON_REQUEST = ["images"]
 GROUPS = {
     "pipeline": ["jars"],
     "demo": ["jars", "generator", "minio", "zookeeper", "druid", "druid-console", "superset", "postgres", "airflow",
              "chromium"],
-    "test": COMPONENTS,
+    "test": [c for c in COMPONENTS if c not in ON_REQUEST],
 }
 # Only the chart and Kubernetes tests need these: `medley test` builds them beside the other tests.
 KUBERNETES_TOOLS = ["helm", "controlplane"]
