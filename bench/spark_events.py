@@ -6,7 +6,8 @@ Spark application, i.e. per hop process or `medley run`).
 
 Per application: wall time, time inside Spark jobs, then the SQL executions (a Delta commit, a
 gate's metric query, a count) grouped by description with their count, seconds, bytes read and
-written, longest first. Time outside SQL executions is the driver's own (Python, py4j, JVM start).
+written, and the CPU and GC seconds of their tasks, longest first. On a loaded machine a task's
+CPU seconds are the figure to compare: its wall time includes waiting for a core. Time outside SQL executions is the driver's own (Python, py4j, JVM start).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ def read_events(path: Path):
 
 
 def summarize(path: Path) -> dict:
-    """One event log -> {app, wall_s, sql_s, groups: {description: [count, s, bytes_read,
-    bytes_written, jobs, tasks, seconds inside jobs]}}."""
+    """One event log -> {app, wall_s, sql_s, cpu_s, groups: {description: [count, s, bytes_read,
+    bytes_written, jobs, tasks, seconds inside jobs, task CPU s, task GC s]}}."""
     app, start, end = path.name, None, None
     sql_start: dict[int, tuple[str, int]] = {}
     stage_sql: dict[int, int] = {}       # stage id -> SQL execution id
@@ -35,8 +36,10 @@ def summarize(path: Path) -> dict:
     tasks: dict[int, int] = defaultdict(int)
     job_seconds: dict[int, float] = defaultdict(float)
     job_started: dict[int, tuple[int, int]] = {}   # job id -> (SQL execution id, start ms)
-    groups: dict[str, list] = defaultdict(lambda: [0, 0.0, 0, 0, 0, 0, 0.0])
-    sql_s = 0.0
+    cpu_s: dict[int, float] = defaultdict(float)
+    gc_s: dict[int, float] = defaultdict(float)
+    groups: dict[str, list] = defaultdict(lambda: [0, 0.0, 0, 0, 0, 0, 0.0, 0.0, 0.0])
+    sql_s = total_cpu_s = 0.0
     for e in read_events(path):
         kind = e["Event"]
         if kind == "SparkListenerApplicationStart":
@@ -67,6 +70,11 @@ def summarize(path: Path) -> dict:
                     read_bytes[execution] += int(acc["Value"])
                 elif acc.get("Name") == "internal.metrics.output.bytesWritten":
                     written_bytes[execution] += int(acc["Value"])
+                elif acc.get("Name") == "internal.metrics.executorCpuTime":
+                    cpu_s[execution] += int(acc["Value"]) / 1e9
+                    total_cpu_s += int(acc["Value"]) / 1e9
+                elif acc.get("Name") == "internal.metrics.jvmGCTime":
+                    gc_s[execution] += int(acc["Value"]) / 1000
         elif kind.endswith("SparkListenerSQLExecutionEnd") and e["executionId"] in sql_start:
             description, began = sql_start.pop(e["executionId"])
             seconds = (e["time"] - began) / 1000
@@ -78,9 +86,11 @@ def summarize(path: Path) -> dict:
             group[4] += jobs.pop(e["executionId"], 0)
             group[5] += tasks.pop(e["executionId"], 0)
             group[6] += job_seconds.pop(e["executionId"], 0.0)
+            group[7] += cpu_s.pop(e["executionId"], 0.0)
+            group[8] += gc_s.pop(e["executionId"], 0.0)
             sql_s += seconds
     wall_s = ((end or 0) - (start or 0)) / 1000 if start and end else float("nan")
-    return {"app": app, "wall_s": wall_s, "sql_s": sql_s, "groups": groups}
+    return {"app": app, "wall_s": wall_s, "sql_s": sql_s, "cpu_s": total_cpu_s, "groups": groups}
 
 
 def main() -> None:
@@ -90,13 +100,14 @@ def main() -> None:
     args = p.parse_args()
     for path in sorted(f for f in args.dir.iterdir() if f.is_file()):
         s = summarize(path)
-        print(f"\n{s['app']} ({path.name}): wall {s['wall_s']:.1f} s, in SQL executions {s['sql_s']:.1f} s")
-        print(f"  {'count':>5} {'seconds':>8} {'in jobs':>8} {'jobs':>5} {'tasks':>6} {'MB read':>8} "
-              f"{'MB written':>10}  description")
+        print(f"\n{s['app']} ({path.name}): wall {s['wall_s']:.1f} s, in SQL executions {s['sql_s']:.1f} s, "
+              f"task CPU {s['cpu_s']:.1f} s")
+        print(f"  {'count':>5} {'seconds':>8} {'in jobs':>8} {'CPU s':>7} {'GC s':>6} {'jobs':>5} {'tasks':>6} "
+              f"{'MB read':>8} {'MB written':>10}  description")
         ranked = sorted(s["groups"].items(), key=lambda kv: -kv[1][1])
-        for description, (count, seconds, read, written, n_jobs, n_tasks, in_jobs) in ranked[:args.top]:
-            print(f"  {count:>5} {seconds:>8.1f} {in_jobs:>8.1f} {n_jobs:>5} {n_tasks:>6} {read / 1e6:>8.1f} "
-                  f"{written / 1e6:>10.1f}  {description}")
+        for description, (count, seconds, read, written, n_jobs, n_tasks, in_jobs, cpu, gc) in ranked[:args.top]:
+            print(f"  {count:>5} {seconds:>8.1f} {in_jobs:>8.1f} {cpu:>7.1f} {gc:>6.1f} {n_jobs:>5} {n_tasks:>6} "
+                  f"{read / 1e6:>8.1f} {written / 1e6:>10.1f}  {description}")
 
 
 if __name__ == "__main__":
