@@ -29,9 +29,11 @@ from medley.config import Config
 from medley.errors import PortInUse, ServiceFailed
 from medley.proc import require, run_logged, tail
 
-# Start order; stop runs in reverse.
+# Start order; stop runs in reverse. A real node (medley/k8s/node.py) also needs the scheduler.
 COMPONENTS = ["etcd", "kube-apiserver", "kube-controller-manager"]
-DEFAULT_PORTS = {"etcd": 2379, "etcd_peer": 2380, "apiserver": 6443, "controller_manager": 10257}
+NODE_COMPONENTS = [*COMPONENTS, "kube-scheduler"]
+DEFAULT_PORTS = {"etcd": 2379, "etcd_peer": 2380, "apiserver": 6443, "controller_manager": 10257,
+                 "scheduler": 10259}
 START_TIMEOUT_S = 180
 STOP_TIMEOUT_S = 30
 SERVICE_CIDR = "10.0.0.0/24"
@@ -42,6 +44,7 @@ class Ports:
     etcd_peer: int
     apiserver: int
     controller_manager: int
+    scheduler: int
 
     @classmethod
     def from_config(cls, cfg: Config, **overrides: int | None) -> "Ports":
@@ -85,14 +88,22 @@ class Cluster:
 
 
 class ControlPlane:
-    """One control plane rooted at `home` (keys, certs, kubeconfig, pid files)."""
+    """One control plane rooted at `home` (keys, certs, kubeconfig, pid files).
 
-    def __init__(self, bin_dir: Path, home: Path, etcd_dir: Path, log_dir: Path, ports: Ports):
+    Without a node it listens on 127.0.0.1 and has no scheduler. For a node, every listener is
+    on `address` (which pods reach through the `kubernetes` Service), the scheduler runs, and
+    the API server publishes its own endpoint.
+    """
+
+    def __init__(self, bin_dir: Path, home: Path, etcd_dir: Path, log_dir: Path, ports: Ports,
+                 address: str = "127.0.0.1", service_cidr: str = SERVICE_CIDR, for_node: bool = False):
         self.bin_dir, self.home, self.etcd_dir, self.log_dir, self.ports = bin_dir, home, etcd_dir, log_dir, ports
+        self.address, self.service_cidr, self.for_node = address, service_cidr, for_node
+        self.components = NODE_COMPONENTS if for_node else COMPONENTS
         self.pki = home / "pki"
         self.kubeconfig = home / "kubeconfig"
         self.ca = self.pki / "ca.crt"
-        self.server = f"https://127.0.0.1:{ports.apiserver}"
+        self.server = f"https://{address}:{ports.apiserver}"
         self._children: dict[str, subprocess.Popen] = {}
 
     @classmethod
@@ -109,13 +120,14 @@ class ControlPlane:
 
     def port_of(self, name: str) -> int:
         return {"etcd": self.ports.etcd, "kube-apiserver": self.ports.apiserver,
-                "kube-controller-manager": self.ports.controller_manager}[name]
+                "kube-controller-manager": self.ports.controller_manager,
+                "kube-scheduler": self.ports.scheduler}[name]
 
     def _argv(self, name: str) -> list[str]:
-        p, binary = self.ports, str(self.bin_dir / name)
+        p, binary, address = self.ports, str(self.bin_dir / name), self.address
         if name == "etcd":
-            peer = f"http://127.0.0.1:{p.etcd_peer}"
-            client = f"http://127.0.0.1:{p.etcd}"
+            peer = f"http://{address}:{p.etcd_peer}"
+            client = f"http://{address}:{p.etcd}"
             return [binary, "--name=medley", f"--data-dir={self.etcd_dir}",
                     f"--listen-client-urls={client}", f"--advertise-client-urls={client}",
                     f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
@@ -124,28 +136,33 @@ class ControlPlane:
                     "--unsafe-no-fsync"]
         sa_key = self.home / "sa.key"
         if name == "kube-apiserver":
-            return [binary, f"--etcd-servers=http://127.0.0.1:{p.etcd}",
-                    "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+            return [binary, f"--etcd-servers=http://{address}:{p.etcd}",
+                    f"--bind-address={address}", f"--advertise-address={address}",
                     f"--secure-port={p.apiserver}", f"--cert-dir={self.pki}",
-                    f"--service-cluster-ip-range={SERVICE_CIDR}",
+                    f"--service-cluster-ip-range={self.service_cidr}",
                     "--service-account-issuer=https://kubernetes.default.svc",
                     f"--service-account-key-file={sa_key}", f"--service-account-signing-key-file={sa_key}",
                     "--authorization-mode=RBAC", f"--token-auth-file={self.home / 'tokens.csv'}",
                     "--allow-privileged=true",
-                    # No kubelets, so nothing could serve the `kubernetes` Service's endpoints.
-                    "--endpoint-reconciler-type=none"]
-        return [binary, f"--kubeconfig={self.kubeconfig}", "--bind-address=127.0.0.1",
+                    # Without a kubelet nothing could serve the `kubernetes` Service's endpoints.
+                    f"--endpoint-reconciler-type={'lease' if self.for_node else 'none'}",
+                    # `kubectl logs/exec` reach the kubelet by the node's address: its name is not in DNS.
+                    "--kubelet-preferred-address-types=InternalIP"]
+        if name == "kube-scheduler":
+            return [binary, f"--kubeconfig={self.kubeconfig}", f"--bind-address={address}",
+                    f"--secure-port={p.scheduler}", f"--cert-dir={self.pki / 'scheduler'}", "--leader-elect=false"]
+        return [binary, f"--kubeconfig={self.kubeconfig}", f"--bind-address={address}",
                 f"--secure-port={p.controller_manager}", f"--cert-dir={self.pki / 'controller-manager'}",
                 "--leader-elect=false", f"--service-account-private-key-file={sa_key}",
                 f"--root-ca-file={self.ca}"]
 
     def _healthy(self, name: str, token: str) -> Callable[[], bool]:
         if name == "etcd":
-            url, kw = f"http://127.0.0.1:{self.ports.etcd}/health", {}
+            url, kw = f"http://{self.address}:{self.ports.etcd}/health", {}
         elif name == "kube-apiserver":
             url, kw = f"{self.server}/readyz", {"verify": False, "headers": {"Authorization": f"Bearer {token}"}}
         else:
-            url, kw = f"https://127.0.0.1:{self.ports.controller_manager}/healthz", {"verify": False}
+            url, kw = f"https://{self.address}:{self.port_of(name)}/healthz", {"verify": False}
 
         def check() -> bool:
             # Health probes only: the servers' certificates are being generated as we poll.
@@ -204,18 +221,18 @@ class ControlPlane:
         self.kubeconfig.write_text(yaml.safe_dump(config, sort_keys=False))
 
     def start(self) -> Cluster:
-        running = [n for n in COMPONENTS if self.running_pid(n)]
+        running = [n for n in self.components if self.running_pid(n)]
         if running:
             raise ServiceFailed(f"the control plane in {self.home} is already running ({', '.join(running)})",
                                 "run `medley k8s down` first, or use it as it is")
-        for name in COMPONENTS:
+        for name in self.components:
             port = self.port_of(name)
-            if _port_open(port):
+            if _port_open(self.address, port):
                 raise PortInUse(f"port {port} for {name} is already in use",
                                 "stop what uses it or pick other ports (see `medley k8s up --help`)")
         token = self._prepare()
         try:
-            for name in COMPONENTS:
+            for name in self.components:
                 if name == "kube-controller-manager":
                     self._write_kubeconfig(token)  # needs the certificate the API server wrote
                 self._launch(name, token)
@@ -247,7 +264,7 @@ class ControlPlane:
     def stop(self) -> list[str]:
         """Stop the processes recorded in the pid files, newest first; returns what was stopped."""
         stopped = []
-        for name in reversed(COMPONENTS):
+        for name in reversed(self.components):
             pid = self.running_pid(name)
             if pid is not None:
                 _terminate(pid, self._children.get(name))
@@ -256,15 +273,18 @@ class ControlPlane:
         self._children.clear()
         return stopped
 
+    def running_components(self) -> list[str]:
+        return [name for name in self.components if self.running_pid(name)]
+
     def status(self) -> list[tuple]:
         return [(name, self.running_pid(name) or "-", self.port_of(name), self.log(name))
-                for name in COMPONENTS]
+                for name in self.components]
 
 
-def _port_open(port: int) -> bool:
+def _port_open(address: str, port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
+        return s.connect_ex((address, port)) == 0
 
 
 def _terminate(pid: int, child: subprocess.Popen | None) -> None:
