@@ -112,10 +112,11 @@ class Leftovers:
 class Node:
     """One node rooted at `home`: the control plane's files, containerd, kubelet and CNI state."""
 
-    def __init__(self, cfg: Config, home: Path, ports: Ports):
+    def __init__(self, cfg: Config, home: Path, ports: Ports, app_images: bool = True):
         from medley.bootstrap import controlplane, node
 
-        self.cfg, self.home = cfg, home
+        # app_images=False: only the node's own images (a test node needs no 5 GB of Spark).
+        self.cfg, self.home, self.app_images = cfg, home, app_images
         self.bin_dir = node.bin_dir(cfg)
         self.images_dir = node.images_dir(cfg)
         self.run_dir = home / "run"
@@ -126,9 +127,10 @@ class Node:
         self._children: dict[str, subprocess.Popen] = {}
 
     @classmethod
-    def for_config(cls, cfg: Config, home: Path | None = None, **ports: int | None) -> "Node":
+    def for_config(cls, cfg: Config, home: Path | None = None, app_images: bool = True,
+                   **ports: int | None) -> "Node":
         home = home or Path(cfg.get("k8s.node.home", "~/.local/share/medley-node")).expanduser()
-        return cls(cfg, home, Ports.from_config(cfg, **ports))
+        return cls(cfg, home, Ports.from_config(cfg, **ports), app_images)
 
     # ---- layout -------------------------------------------------------------------------------
     def binary(self, name: str) -> Path:
@@ -266,7 +268,9 @@ state = "{home / 'containerd' / 'state'}"
         application images) into containerd; an archive already loaded unchanged is skipped."""
         record = self.home / "containerd" / "imported.json"
         imported = json.loads(record.read_text()) if record.exists() else {}
-        archives = sorted(self.images_dir.glob("*.tar")) + sorted((self.cfg.cache_dir / "images").glob("*.tar"))
+        archives = sorted(self.images_dir.glob("*.tar"))
+        if self.app_images:
+            archives += sorted((self.cfg.cache_dir / "images").glob("*.tar"))
         loaded = []
         for archive in archives:
             stamp = f"{archive.stat().st_mtime_ns}:{archive.stat().st_size}"

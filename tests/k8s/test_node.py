@@ -29,7 +29,7 @@ def _netns() -> set[str]:
 
 @pytest.fixture(scope="module")
 def node_up(tmp_path_factory):
-    node = Node.for_config(load(), tmp_path_factory.mktemp("node"))
+    node = Node.for_config(load(), tmp_path_factory.mktemp("node"), app_images=False)
     before = {"netns": _netns(), "iptables": _iptables()}
     cluster = node.start()
     try:
