@@ -2,7 +2,7 @@
 Spark application, i.e. per hop process or `medley run`).
 
     MEDLEY_SPARK__EVENT_LOG_DIR=/tmp/events python -m medley run ...
-    python bench/spark_events.py /tmp/events [--top 15]
+    python bench/spark_events.py /tmp/events [--top 15] [--stages 1.0]
 
 Per application: wall time, time inside Spark jobs, then the SQL executions (a Delta commit, a
 gate's metric query, a count) grouped by description with their count, seconds, bytes read and
@@ -93,10 +93,33 @@ def summarize(path: Path) -> dict:
     return {"app": app, "wall_s": wall_s, "sql_s": sql_s, "cpu_s": total_cpu_s, "groups": groups}
 
 
+def stages(path: Path, min_cpu_s: float) -> list[tuple]:
+    """The application's stages whose tasks used at least min_cpu_s of CPU, in submission order:
+    (seconds after the application started, tasks, task run s, task CPU s, GC s, what), `what`
+    being the first line of the stage's first RDD (a cached relation is named by its plan)."""
+    out, start = [], None
+    for e in read_events(path):
+        if e["Event"] == "SparkListenerApplicationStart":
+            start = e["Timestamp"]
+        elif e["Event"] == "SparkListenerStageCompleted":
+            info = e["Stage Info"]
+            acc = {a.get("Name"): a.get("Value") for a in info.get("Accumulables", [])}
+            cpu = int(acc.get("internal.metrics.executorCpuTime", 0)) / 1e9
+            if cpu >= min_cpu_s:
+                rdds = info.get("RDD Info") or [{"Name": info["Stage Name"]}]
+                out.append(((info["Submission Time"] - (start or 0)) / 1000, info["Number of Tasks"],
+                            int(acc.get("internal.metrics.executorRunTime", 0)) / 1000, cpu,
+                            int(acc.get("internal.metrics.jvmGCTime", 0)) / 1000,
+                            rdds[0]["Name"].splitlines()[0][:100]))
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("dir", type=Path, help="the spark.event_log_dir of the runs")
     p.add_argument("--top", type=int, default=15, help="SQL descriptions shown per application")
+    p.add_argument("--stages", type=float, default=None, metavar="CPU_S",
+                   help="also list the stages whose tasks used at least CPU_S seconds of CPU")
     args = p.parse_args()
     for path in sorted(f for f in args.dir.iterdir() if f.is_file()):
         s = summarize(path)
@@ -108,6 +131,10 @@ def main() -> None:
         for description, (count, seconds, read, written, n_jobs, n_tasks, in_jobs, cpu, gc) in ranked[:args.top]:
             print(f"  {count:>5} {seconds:>8.1f} {in_jobs:>8.1f} {cpu:>7.1f} {gc:>6.1f} {n_jobs:>5} {n_tasks:>6} "
                   f"{read / 1e6:>8.1f} {written / 1e6:>10.1f}  {description}")
+        if args.stages is not None:
+            print(f"  {'at s':>7} {'tasks':>5} {'run s':>7} {'CPU s':>7} {'GC s':>6}  first RDD")
+            for at, n_tasks, run, cpu, gc, what in stages(path, args.stages):
+                print(f"  {at:>7.1f} {n_tasks:>5} {run:>7.1f} {cpu:>7.1f} {gc:>6.1f}  {what}")
 
 
 if __name__ == "__main__":
