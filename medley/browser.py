@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page, TimeoutError as PageTimeout, sync_playwright
 
 from medley.bootstrap import chromium
 from medley.config import Config
@@ -166,7 +166,10 @@ def superset_dashboard(page: Page, cfg: Config, slug: str, query: str = "") -> d
         charts = {}
         for chart in page.locator("[data-test-chart-id]").all():
             chart_id = int(chart.get_attribute("data-test-chart-id"))
+            # a chart whose query failed shows its error in place of the slice container
             body = chart.locator('[data-test="slice-container"]')
+            if not body.count():
+                body = chart
             answer = answers.get(chart_id, {"rows": 0, "error": "no data request seen"})
             failed = body.locator('[role="alert"], .alert-danger, [data-test="error-tooltip"]').count() > 0
             charts[chart.get_attribute("data-test-chart-name")] = {
@@ -202,9 +205,17 @@ def superset_check_dashboards(cfg: Config, slugs: list[str], screenshots: Path |
     naming every chart that errs, shows no data or draws nothing."""
     report, problems = {}, []
     with page() as p:
-        superset_login(p, cfg, user, password)
+        try:
+            superset_login(p, cfg, user, password)
+        except PageTimeout as err:
+            raise MedleyError(f"Superset's login page did not answer within {TIMEOUT_MS // 1000} s "
+                              f"({str(err).splitlines()[0]})", "check Superset: python3 -m medley status") from None
         for slug in slugs:
-            charts = report[slug] = superset_dashboard(p, cfg, slug)
+            try:
+                charts = report[slug] = superset_dashboard(p, cfg, slug)
+            except PageTimeout as err:
+                problems.append(f"{slug}: not loaded within {TIMEOUT_MS // 1000} s ({str(err).splitlines()[0]})")
+                continue
             for name, state in charts.items():
                 if state["error"] or not state["rows"] or not state["drawn"]:
                     problems.append(f"{slug}: {name}: " + (state["error"] or ("no data" if not state["rows"] else "nothing drawn")))

@@ -104,8 +104,23 @@ def demo_input(cfg: Config, now: datetime | None = None) -> Path:
             raise MedleyError(f"medley generate failed for the {dialect} dialect", "see the output above")
     shutil.move(str(out / "interana" / "interana_events"), str(out / "interana_events"))
     shutil.rmtree(out / "interana")
+    _add_bad_lines(out / "listen_events")
     made.write_text(f"{start.isoformat()} {end.isoformat()}\n")
     return out
+
+
+def _add_bad_lines(listen_events: Path) -> None:
+    """Append copies of three listens, each broken the way silver quarantines, as a real landing
+    zone holds a few: the demo's Data health dashboard and `medley quarantine` then have a
+    quarantine to show (negative_duration, wrong_type:duration, unknown_level)."""
+    import json
+
+    first = [json.loads(line) for line in listen_events.read_text().splitlines()[:3]]
+    broken = [{**first[0], "duration": -first[0]["duration"]},
+              {**first[1], "duration": "3:36"},
+              {**first[2], "level": "trial"}]
+    with listen_events.open("a") as f:
+        f.writelines(json.dumps(line, separators=(",", ":")) + "\n" for line in broken)
 
 
 def demo(cfg: Config, args) -> int:

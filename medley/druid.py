@@ -151,11 +151,12 @@ def _loaded_percent(cfg: Config, datasource: str) -> float:
         return 0.0
 
 
-def _known_to_sql(cfg: Config, datasource: str) -> bool:
-    # the broker's SQL schema learns a new datasource a moment after its segments are loaded;
-    # querying it before then is an error ("Object ... not found"), not zero rows
-    return bool(sql(cfg, "SELECT 1 AS known FROM INFORMATION_SCHEMA.TABLES "
-                         "WHERE TABLE_SCHEMA = 'druid' AND TABLE_NAME = ?", [datasource]))
+def served_datasources(cfg: Config) -> set[str]:
+    """The datasources Druid SQL can query now. The broker's SQL schema learns a new datasource a
+    moment after its segments are loaded, and a spec whose table had no rows has none: querying
+    either is an error ("Object ... not found"), not zero rows."""
+    return {r["TABLE_NAME"] for r in sql(
+        cfg, "SELECT TABLE_NAME FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = 'druid'")}
 
 
 def wait_for_datasource(cfg: Config, datasource: str, min_rows: int = 1, timeout_s: float = 600) -> int:
@@ -164,7 +165,7 @@ def wait_for_datasource(cfg: Config, datasource: str, min_rows: int = 1, timeout
     deadline = time.monotonic() + timeout_s
     rows = 0
     while time.monotonic() < deadline:
-        if _loaded_percent(cfg, datasource) >= 100.0 and _known_to_sql(cfg, datasource):
+        if _loaded_percent(cfg, datasource) >= 100.0 and datasource in served_datasources(cfg):
             rows = int(sql(cfg, f'SELECT COUNT(*) AS n FROM "{datasource}"')[0]["n"])
             if rows >= min_rows:
                 return rows

@@ -221,8 +221,7 @@ def druid_rows(cfg: Config, run_id: str, measured_at: datetime) -> list[dict]:
     datasource serving its gold fact (streams whose fact has no Druid spec have none)."""
     from medley import druid
 
-    served = {r["TABLE_NAME"] for r in druid.sql(
-        cfg, "SELECT TABLE_NAME FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = 'druid'")}
+    served = druid.served_datasources(cfg)
     rows = []
     for stream, (_, fact, _) in streams().items():
         if not (druid.SPECS_DIR / f"{fact}.json").exists() or fact not in served:

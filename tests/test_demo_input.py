@@ -3,6 +3,7 @@ product), made once and reused, so a later demo lands the same objects instead o
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 from instance import instance_env
@@ -24,6 +25,8 @@ def test_the_input_is_made_once_and_every_event_is_in_the_window(tmp_path):
     assert min(hours) >= datetime(2026, 11, 27, 6, tzinfo=timezone.utc) and \
         max(hours) < datetime(2026, 12, 4, 6, tzinfo=timezone.utc)
     assert len({h.date() for h in hours}) == 8          # every day of the week has events
+    *_, a, b, c = [json.loads(line) for line in (made / "listen_events").read_text().splitlines()]
+    assert (a["duration"] < 0, b["duration"], c["level"]) == (True, "3:36", "trial")  # the quarantine's sample
     stamp = {p.name: p.stat().st_mtime_ns for p in made.iterdir()}
     assert commands.demo_input(cfg, datetime(2026, 12, 9, tzinfo=timezone.utc)) == made
     assert {p.name: p.stat().st_mtime_ns for p in made.iterdir()} == stamp   # not made again
