@@ -176,6 +176,12 @@ def test_job_pods_get_config_and_credentials(docs):
         assert env["MEDLEY_CONFIG"]["value"] == "/etc/medley/medley.yaml", name
         if "eventsim" not in name:
             assert env["MEDLEY_S3_SECRET_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "medley-s3", "key": "secret-key"}
+    # the superset hop logs in as the admin and provisions the analyst with the passwords you keep
+    (superset_job,) = [spec for name, spec in pod_specs(docs["laptop"]) if name == "Job/medley-superset"]
+    env = {e["name"]: e for e in superset_job["containers"][0]["env"]}
+    for variable, key in (("MEDLEY_SUPERSET_ADMIN_PASSWORD", "admin-password"),
+                          ("MEDLEY_SUPERSET_ANALYST_PASSWORD", "analyst-password")):
+        assert env[variable]["valueFrom"]["secretKeyRef"] == {"name": "medley-superset-credentials", "key": key}
 
 
 def test_secret_is_generated_never_a_default(helm, umbrella, rendered):

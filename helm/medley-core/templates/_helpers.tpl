@@ -86,6 +86,8 @@ services:
     url: {{ .Values.druid.routerUrl | quote }}
   superset:
     url: {{ .Values.superset.url | quote }}
+    admin_user: {{ .Values.superset.adminUser | quote }}
+    analyst_user: {{ .Values.superset.analystUser | quote }}
 {{- end -}}
 
 {{/* Environment every Medley job container gets: config path and S3 credentials from the Secret. */}}
