@@ -20,6 +20,8 @@ archive (tests/helm/test_image_build.py).
 from __future__ import annotations
 
 import hashlib
+import inspect
+import json
 import re
 import shutil
 import subprocess
@@ -39,6 +41,7 @@ DOCKER = REPO_ROOT / "docker"
 SUITE = "bookworm"
 BASE = f"medley/debian:{SUITE}"
 BASE_PACKAGES = ["ca-certificates"]
+SLIM_EXCLUDES = ["doc", "man", "info", "locale", "lintian"]
 # The repository is the build context; these are left out of it (buildah's .dockerignore).
 IGNORE_FILE = DOCKER / "dockerignore"
 SPARK_TAG = "0.1.0"     # the chart's appVersion: images.job.tag and airflow.images.airflow.tag
@@ -93,9 +96,9 @@ IMAGES = [
     Image("medley/airflow", SPARK_TAG, "airflow", 50000, ["airflow"], _venv("airflow"),
           MEDLEY_SOURCES + ["spark/gold", "airflow_dags", "requirements/airflow.lock"],
           [["airflow", "version"],
-           ["python", "-c", "from airflow.models.dagbag import DagBag; bag = DagBag('/opt/airflow/dags', "
-                            "include_examples=False); assert bag.dags and not bag.import_errors, "
-                            "bag.import_errors; print(sorted(bag.dags))"]]),
+           ["python", "-c", "from airflow.dag_processing.dagbag import DagBag; "
+                            "bag = DagBag(dag_folder='/opt/airflow/dags'); "
+                            "assert bag.dags and not bag.import_errors, bag.import_errors; print(sorted(bag.dags))"]]),
     Image("medley/minio", _component("minio").VERSION.removeprefix("v"), "minio", 1000, ["minio"],
           lambda cfg: {"minio": _component("minio").artifact(cfg).parent}, [],
           [["/usr/bin/minio", "--version"]]),
@@ -130,13 +133,21 @@ def _tree_digest(paths: list[Path]) -> str:
     return digest.hexdigest()[:16]
 
 
+def _recipe(*parts: object) -> str:
+    """Digest of the build code and settings themselves (not of this whole module: changing a smoke
+    command must not rebuild every image)."""
+    text = "\n".join(inspect.getsource(p) if callable(p) else repr(p) for p in parts)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def base_fingerprint(cfg: Config) -> str:
-    return _tree_digest([DOCKER / "base", Path(__file__)]) + f"-{SUITE}-{_mirror()}"
+    recipe = _recipe(build_base, SUITE, BASE_PACKAGES, SLIM_EXCLUDES, _mirror())
+    return f"{_tree_digest([DOCKER / 'base'])}-{recipe}"
 
 
 def image_fingerprint(cfg: Config, img: Image) -> str:
-    parts = [base_fingerprint(cfg), _tree_digest([DOCKER / img.dockerfile, IGNORE_FILE, Path(__file__),
-                                                  *(REPO_ROOT / s for s in img.sources)])]
+    parts = [base_fingerprint(cfg), _recipe(build_image, buildah, img.ref, sorted(img.contexts(cfg))),
+             _tree_digest([DOCKER / img.dockerfile, IGNORE_FILE, *(REPO_ROOT / s for s in img.sources)])]
     parts += [f"{c}={_component(c).fingerprint(cfg)}" for c in img.components]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
@@ -202,6 +213,18 @@ def build_base(cfg: Config, work: Path) -> None:
         'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n'
         'DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/*.bin || true"; };\n'
         'Dir::Cache::pkgcache ""; Dir::Cache::srcpkgcache "";\n')
+    # Like Debian's slim images: no documentation, manuals or translations, now or from later installs
+    # (man1 stays as an empty directory: openjdk's postinst links its manuals' alternatives there).
+    (rootfs / "etc/dpkg/dpkg.cfg.d/90medley-slim").write_text("".join(
+        f"path-exclude /usr/share/{d}/*\n" for d in SLIM_EXCLUDES) + "path-include /usr/share/doc/*/copyright\n")
+    for d in SLIM_EXCLUDES:
+        for f in sorted((rootfs / "usr/share" / d).rglob("*"), reverse=True):   # children before parents
+            if f.is_symlink() or f.is_file():
+                if not (d == "doc" and f.name == "copyright"):
+                    f.unlink()
+            elif not any(f.iterdir()):
+                f.rmdir()
+    (rootfs / "usr/share/man/man1").mkdir(parents=True, exist_ok=True)
     policy = rootfs / "usr/sbin/policy-rc.d"
     policy.write_text("#!/bin/sh\n# no service starts while a package installs in an image build\nexit 101\n")
     policy.chmod(0o755)
@@ -274,7 +297,8 @@ def build(cfg: Config) -> None:
 # --- checks ------------------------------------------------------------------------------------------
 
 def smoke(cfg: Config, img: Image) -> list[str]:
-    """Run img's smoke commands in a container made from its archive; return their outputs.
+    """Run img's smoke commands in a container made from its archive (what the node imports); return
+    their outputs. The image is removed from buildah's storage afterwards: the archive is the artifact.
     CAP_SYS_RESOURCE is dropped: it is not in root's bounding set on this kind of machine, and runc
     refuses a spec that asks for it."""
     container = subprocess.run(buildah(cfg, "from", f"docker-archive:{archive(cfg, img)}"),
@@ -293,14 +317,11 @@ def smoke(cfg: Config, img: Image) -> list[str]:
         return outputs
     finally:
         subprocess.run(buildah(cfg, "rm", container), capture_output=True)
+        subprocess.run(buildah(cfg, "rmi", f"docker.io/{img.ref}"), capture_output=True)
 
 
-def user(cfg: Config, img: Image) -> str:
-    """The user the image runs as (its config's User), read from the archive's image config."""
-    container = subprocess.run(buildah(cfg, "from", f"docker-archive:{archive(cfg, img)}"),
-                               capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
-    try:
-        return subprocess.run(buildah(cfg, "inspect", "--format", "{{.OCIv1.Config.User}}", container),
-                              capture_output=True, text=True, check=True).stdout.strip()
-    finally:
-        subprocess.run(buildah(cfg, "rm", container), capture_output=True)
+def archive_config(cfg: Config, img: Image) -> tuple[list[str], dict]:
+    """The names (RepoTags) and the image configuration stored in img's docker-archive."""
+    with tarfile.open(archive(cfg, img)) as tar:
+        (entry,) = json.load(tar.extractfile("manifest.json"))
+        return entry["RepoTags"], json.load(tar.extractfile(entry["Config"]))
