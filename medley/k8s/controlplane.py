@@ -146,8 +146,7 @@ class ControlPlane:
                     "--allow-privileged=true",
                     # Without a kubelet nothing could serve the `kubernetes` Service's endpoints.
                     f"--endpoint-reconciler-type={'lease' if self.for_node else 'none'}",
-                    # `kubectl logs/exec` reach the kubelet by the node's address: its name is not in DNS.
-                    "--kubelet-preferred-address-types=InternalIP"]
+                    *(self._kubelet_client_args() if self.for_node else [])]
         if name == "kube-scheduler":
             return [binary, f"--kubeconfig={self.kubeconfig}", f"--bind-address={address}",
                     f"--secure-port={p.scheduler}", f"--cert-dir={self.pki / 'scheduler'}", "--leader-elect=false"]
@@ -155,6 +154,13 @@ class ControlPlane:
                 f"--secure-port={p.controller_manager}", f"--cert-dir={self.pki / 'controller-manager'}",
                 "--leader-elect=false", f"--service-account-private-key-file={sa_key}",
                 f"--root-ca-file={self.ca}"]
+
+    def _kubelet_client_args(self) -> list[str]:
+        # `kubectl logs/exec` go through the kubelet, which only trusts this certificate (made by
+        # medley/k8s/node.py), and reach it by the node's address: its name is in no DNS.
+        return [f"--kubelet-client-certificate={self.pki / 'kubelet-client.crt'}",
+                f"--kubelet-client-key={self.pki / 'kubelet-client.key'}",
+                "--kubelet-preferred-address-types=InternalIP"]
 
     def _healthy(self, name: str, token: str) -> Callable[[], bool]:
         if name == "etcd":

@@ -36,7 +36,7 @@ import yaml
 from medley.config import Config
 from medley.errors import ServiceFailed
 from medley.k8s.controlplane import Cluster, ControlPlane, Ports, _is_zombie, _terminate
-from medley.proc import tail
+from medley.proc import run_logged, tail
 
 NODE_NAME = "medley-node"
 NODE_INTERFACE = "medley0"
@@ -160,6 +160,7 @@ class Node:
             d.mkdir(parents=True, exist_ok=True)
         try:
             self._host_network()
+            self._kubelet_client_pki()
             cluster = self.plane.start()
             self._write_files()
             self._launch("containerd", ["--config", str(self.home / "containerd" / "config.toml")],
@@ -189,6 +190,27 @@ class Node:
         _ip("link", "add", NODE_INTERFACE, "type", "bridge")
         _ip("addr", "add", f"{ADDRESS}/32", "dev", NODE_INTERFACE)
         _ip("link", "set", NODE_INTERFACE, "up")
+
+    def _kubelet_client_pki(self) -> None:
+        """A CA that kubelet trusts for client certificates, and the API server's certificate from it
+        (in system:masters, so kubelet's webhook authorization allows logs and exec)."""
+        pki = self.plane.pki
+        pki.mkdir(parents=True, exist_ok=True)
+        ca, ca_key = pki / "kubelet-client-ca.crt", pki / "kubelet-client-ca.key"
+        cert, key, csr = pki / "kubelet-client.crt", pki / "kubelet-client.key", pki / "kubelet-client.csr"
+        if cert.exists():
+            return
+        log = self.log("keys")
+        for out in (ca_key, key):
+            run_logged(["openssl", "ecparam", "-genkey", "-name", "prime256v1", "-noout", "-out", str(out)], log,
+                       what="openssl ecparam -genkey")
+            out.chmod(0o600)
+        run_logged(["openssl", "req", "-x509", "-new", "-key", str(ca_key), "-subj", "/CN=medley-kubelet-client-ca",
+                    "-days", "3650", "-out", str(ca)], log, what="openssl req -x509")
+        run_logged(["openssl", "req", "-new", "-key", str(key), "-subj",
+                    "/O=system:masters/CN=medley-apiserver-kubelet-client", "-out", str(csr)], log, what="openssl req")
+        run_logged(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
+                    "-CAcreateserial", "-days", "3650", "-out", str(cert)], log, what="openssl x509 -req")
 
     def _write_files(self) -> None:
         from medley.bootstrap.node import CNI_BIN_DIR, PAUSE_IMAGE
@@ -240,10 +262,10 @@ state = "{home / 'containerd' / 'state'}"
             "healthzBindAddress": ADDRESS, "healthzPort": KUBELET_HEALTHZ_PORT,
             "containerRuntimeEndpoint": f"unix://{self.socket}",
             "cgroupDriver": "cgroupfs", "failCgroupV1": False, "failSwapOn": False,
-            # The API server reaches the kubelet (logs, exec) without a client certificate; the
-            # kubelet listens on the node's private address only.
-            "authentication": {"anonymous": {"enabled": True}, "webhook": {"enabled": False}},
-            "authorization": {"mode": "AlwaysAllow"},
+            # Only the API server's client certificate, or a token the API server vouches for.
+            "authentication": {"anonymous": {"enabled": False}, "webhook": {"enabled": True},
+                               "x509": {"clientCAFile": str(self.plane.pki / "kubelet-client-ca.crt")}},
+            "authorization": {"mode": "Webhook"},
             "podLogsDir": str(home / "pod-logs"),   # not /var/log/pods
             "clusterDNS": [DNS_SERVICE_IP], "clusterDomain": CLUSTER_DOMAIN, "resolvConf": "",
             # Images come from archives, not a registry: never garbage-collect them, and do not

@@ -1,16 +1,18 @@
 """A real single-node cluster (`medley k8s up --node`): pods run, Services route, names resolve,
-volumes bind, and `down` leaves nothing on the host. Slow (builds kubelet and friends on a cold
-cache, then minutes of pod start-ups): run with MEDLEY_TEST_SLOW=1. Needs root. The tests run in
-file order; the last one tears the node down."""
+volumes bind, and `down` leaves nothing on the host. Marked slow: about 45 s once built, but the
+first run builds kubelet, CoreDNS and the provisioner (20+ min); `medley test` runs it only with
+MEDLEY_TEST_SLOW=1. Needs root. The tests run in file order; the last one tears the node down."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
+import warnings
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 
 from medley.bootstrap.node import BUSYBOX_IMAGE
@@ -62,6 +64,14 @@ def test_node_is_ready_with_dns_and_a_default_storage_class(node_up):
     assert dns["spec"]["clusterIP"] == k8s_node.DNS_SERVICE_IP
     classes = json.loads(cluster.kubectl("get", "storageclass", "-o", "json").stdout)["items"]
     assert [c["metadata"]["name"] for c in classes] == [k8s_node.STORAGE_CLASS]
+
+
+def test_the_kubelet_refuses_anonymous_requests(node_up):
+    # Only the API server's client certificate or a token it vouches for: pods can reach this port.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # the kubelet's self-signed serving certificate
+        answer = requests.get(f"https://{k8s_node.ADDRESS}:{k8s_node.KUBELET_PORT}/pods", verify=False, timeout=10)
+    assert answer.status_code == 401
 
 
 def test_two_replicas_answer_through_a_cluster_ip_service_by_dns_name(node_up):
