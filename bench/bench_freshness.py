@@ -152,10 +152,11 @@ def cycle_start(line: str, day: datetime) -> float:
     return started.timestamp() + (86400 if started < day else 0)
 
 
-def latency_row(watcher: Watcher, last_start: float) -> tuple:
-    """Over the events written before the last cycle started (so that cycle landed them; later ones
-    wait for a cycle that has not come): how many, how many Druid showed, latency p50/p90/max."""
-    counted = [ts for ts in list(watcher.written) if ts / 1000 < last_start]
+def latency_row(watcher: Watcher, until: float, since: float = 0.0) -> tuple:
+    """Over the events written in [since, until) (until: a cycle's start, so that cycle landed
+    them; later ones wait for a cycle that has not come): how many, how many Druid showed,
+    latency p50/p90/max, and how late the file had them."""
+    counted = [ts for ts in list(watcher.written) if since <= ts / 1000 < until]
     latencies = [watcher.visible[ts] - ts / 1000 for ts in counted if ts in watcher.visible]
     file_lag = [watcher.seen_in_file[ts] - ts / 1000 for ts in counted]
     events = sum(watcher.written[ts] for ts in counted)
@@ -168,8 +169,8 @@ def latency_row(watcher: Watcher, last_start: float) -> tuple:
             f"{statistics.median(file_lag):.0f}" if file_lag else "-")
 
 
-def summary(watcher: Watcher, last_start: float) -> str:
-    events, visible, _unseen, p50, p90, worst, _lag = latency_row(watcher, last_start)
+def summary(watcher: Watcher, until: float, since: float = 0.0) -> str:
+    events, visible, _unseen, p50, p90, worst, _lag = latency_row(watcher, until, since)
     return f"{visible} of {events} events visible, latency p50 {p50}s p90 {p90}s max {worst}s"
 
 
@@ -223,8 +224,11 @@ def main() -> None:
         print(line, end="", flush=True)
         if line.startswith("cycle ") and " landed " in line:
             cycles.append(line.strip())
-            if len(cycles) > 1:     # the events the cycles before this one landed
-                print(f"   so far: {summary(watcher, cycle_start(cycles[-2], start))}", flush=True)
+            if len(cycles) > 1:     # the events the cycle before this one landed, and all so far
+                until = cycle_start(cycles[-2], start)
+                since = cycle_start(cycles[-3], start) if len(cycles) > 2 else 0.0
+                print(f"   landed by cycle {len(cycles) - 1}: {summary(watcher, until, since)}; "
+                      f"so far: {summary(watcher, until)}", flush=True)
     code = loop.wait()
     time.sleep(2 * POLL_S)      # a last look at Druid after the last cycle
     watcher.stop.set()
@@ -238,8 +242,15 @@ def main() -> None:
     print(f"medley run --every {args.every}: exit {code}, {len(cycles)} cycles, generator {args.users} users; "
           f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after, {os.cpu_count()} cores")
     print()
-    print(table(["events (page views)", "visible in Druid", "never seen", "p50 s", "p90 s", "max s",
-                 "seen in file p50 s (5 s polls)"], [latency_row(watcher, last_start)]))
+    headers = ["events (page views)", "visible in Druid", "never seen", "p50 s", "p90 s", "max s",
+               "seen in file p50 s (5 s polls)"]
+    print(table(headers, [latency_row(watcher, last_start)]))
+    print()
+    # per cycle: the events it landed (written between the previous cycle's start and its own), so
+    # the first cycle's start-up does not hide what a cycle in the steady state gives
+    starts = [0.0] + [cycle_start(line, start) for line in cycles]
+    print(table(["landed by cycle", *headers],
+                [(n, *latency_row(watcher, starts[n], starts[n - 1])) for n in range(1, len(cycles) + 1)]))
     print()
     print("latency = first 5 s poll at which Druid counted all rows of the event's millisecond - event ts")
 
