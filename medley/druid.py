@@ -159,6 +159,21 @@ def served_datasources(cfg: Config) -> set[str]:
         cfg, "SELECT TABLE_NAME FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = 'druid'")}
 
 
+def drop_datasource(cfg: Config, datasource: str, timeout_s: float = 300) -> None:
+    """Mark every segment of the datasource unused (kept in deep storage until a kill task) and
+    wait until Druid SQL no longer serves it."""
+    resp = _request(cfg, "DELETE", f"/druid/coordinator/v1/datasources/{quote(datasource)}")
+    if resp.status_code not in (200, 204):
+        raise IngestionFailed(f"Druid did not drop datasource '{datasource}' (HTTP {resp.status_code}): "
+                              f"{_error_text(resp)}", "check the coordinator's log")
+    deadline = time.monotonic() + timeout_s
+    while datasource in served_datasources(cfg):
+        if time.monotonic() > deadline:
+            raise IngestionFailed(f"Druid still serves datasource '{datasource}' {timeout_s:.0f} s after "
+                                  "its segments were marked unused", "check the coordinator's log")
+        time.sleep(2)
+
+
 def wait_for_datasource(cfg: Config, datasource: str, min_rows: int = 1, timeout_s: float = 600) -> int:
     """Wait until every used segment of the datasource is loaded and it serves at least min_rows
     rows (Druid rows, i.e. after rollup); return that row count."""

@@ -243,23 +243,32 @@ def record_druid(spark: SparkSession, cfg: Config, report) -> None:
 
 def serve(spark: SparkSession, cfg: Config) -> dict[str, int]:
     """Ingest each health table whole into its Druid datasource (druid_specs/data_health*.json),
-    replacing the years it covers; the tasks run side by side. Returns datasource -> rows."""
+    replacing the years it covers and the years Druid held before, so rows gone from the table
+    (a replay empties quarantine days) are gone from Druid too; a table left with no rows drops
+    its datasource. The tasks run side by side. Returns datasource -> rows."""
     from medley import druid
 
     tasks = {}
+    served = druid.served_datasources(cfg)
     for table, time_column in ((HEALTH, "measured_at"), (QUARANTINE, "landing_day_at"), (GATES, "checked_at")):
         where = storage.table_uri(cfg, table)
         if not exists(spark, where):
             continue
+        name = table.split(".")[1]
         df = read(spark, where)
         span = df.agg(F.min(time_column).alias("first"), F.max(time_column).alias("last")).first()
         files = df.inputFiles()
         if span["first"] is None or not files:
+            if name in served:
+                druid.drop_datasource(cfg, name)
             continue
+        times = [span["first"], span["last"]]
+        if name in served:
+            held = druid.sql(cfg, f'SELECT MIN(__time) AS "first", MAX(__time) AS "last" FROM "{name}"')[0]
+            times += [datetime.fromisoformat(held[k].replace("Z", "+00:00")) for k in ("first", "last")]
         bucket_prefix = f"s3a://{cfg.get('storage.bucket')}/"
         objects = [f"s3://{cfg.get('storage.bucket')}/{f[len(bucket_prefix):]}" for f in files]
-        name = table.split(".")[1]
-        spec = druid.render_spec(cfg, druid.load_spec(name), objects, [druid_interval([span["first"], span["last"]])])
+        spec = druid.render_spec(cfg, druid.load_spec(name), objects, [druid_interval(times)])
         tasks[name] = (druid.ingest(cfg, spec), df.count())
     served = {}
     for name, (task, rows) in tasks.items():

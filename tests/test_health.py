@@ -151,3 +151,26 @@ def test_superset_dataset_columns_are_the_druid_columns(table):
     assert {c["name"] for c in dataset["columns"]} == served | {"__time"}
     assert all(c.get("description") for c in dataset["columns"]), name
     assert all(m.get("verbose_name") and m.get("d3format") is not None for m in dataset["metrics"]), name
+
+
+@pytest.mark.slow   # three Druid tasks and a drop: about 3 minutes on a loaded machine
+def test_druid_follows_the_quarantine_snapshot_as_it_shrinks_and_empties(live_cfg, spark):
+    """A replay takes lines out of quarantine, possibly all of them: Druid must stop serving the
+    old counts (a year no longer in the table, then the whole datasource), not keep them."""
+    from medley import config, storage
+    from medley.delta import overwrite
+
+    cfg = config.load({**live_cfg.env, "MEDLEY_STORAGE__BUCKET": "medley-health-shrink"})
+    storage.ensure_bucket(cfg)
+    where = storage.table_uri(cfg, health.QUARANTINE)
+    c = contract(health.QUARANTINE)
+
+    def snapshot(*days):
+        rows = [(datetime(*day), "listen_events", "negative_duration", 2, MEASURED) for day in days]
+        overwrite(spark.createDataFrame(rows, c.spark_schema()), where)
+        return health.serve(spark, cfg).get("data_health_quarantine")
+
+    assert snapshot((2025, 6, 1), (2026, 1, 2)) == 2
+    assert snapshot((2026, 1, 2)) == 1                      # 2025 is gone from Druid too
+    assert snapshot() is None
+    assert "data_health_quarantine" not in druid.served_datasources(cfg)
