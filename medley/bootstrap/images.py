@@ -23,6 +23,7 @@ import hashlib
 import inspect
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import tarfile
@@ -86,13 +87,28 @@ def _druid_contexts(cfg: Config) -> dict[str, Path]:
     return {"druid": _component("druid").artifact(cfg), "console": _component("druid-console").artifact(cfg)}
 
 
+# The driver role of the Spark image's entrypoint, in local mode: a Delta table written and read back
+# with the image's own jars (the smoke container has no cluster to start executors in).
+DELTA_SMOKE = [
+    "from pyspark.sql import SparkSession",
+    "spark = (SparkSession.builder",
+    "         .config('spark.sql.extensions', 'io.delta.sql.DeltaSparkSessionExtension')",
+    "         .config('spark.sql.catalog.spark_catalog', 'org.apache.spark.sql.delta.catalog.DeltaCatalog')",
+    "         .config('spark.ui.enabled', 'false')",
+    "         .getOrCreate())",
+    "spark.range(3).write.format('delta').save('/tmp/delta-smoke')",
+    "print('delta rows', spark.read.format('delta').load('/tmp/delta-smoke').count())",
+]
 MEDLEY_SOURCES = ["medley.yaml", "pyproject.toml", "medley", "docker/relocate-venv.sh"]
 IMAGES = [
     Image("medley/spark", SPARK_TAG, "spark", 185, ["jars", "generator"], _spark_contexts,
           MEDLEY_SOURCES + ["spark", "expectations", "druid_specs", "superset", "requirements/pipeline.lock"],
-          # the smoke container has no network, so its host name does not resolve: Spark is told its address
+          # the smoke container's host name does not resolve: Spark is told its address
           [["env", "SPARK_LOCAL_IP=127.0.0.1", "spark-submit", "--version"],
-           ["python", "-c", "import medley, pyspark, delta; print('medley', pyspark.__version__)"]]),
+           ["python", "-c", "import medley, pyspark, delta; print('medley', pyspark.__version__)"],
+           ["sh", "-c", f"printf '%s\\n' {' '.join(shlex.quote(line) for line in DELTA_SMOKE)} > /tmp/delta_smoke.py"
+                        " && SPARK_DRIVER_BIND_ADDRESS=127.0.0.1 SPARK_LOCAL_IP=127.0.0.1"
+                        " exec /opt/entrypoint.sh driver --master 'local[1]' /tmp/delta_smoke.py"]]),
     Image("medley/airflow", SPARK_TAG, "airflow", 50000, ["airflow"], _venv("airflow"),
           MEDLEY_SOURCES + ["spark/gold", "airflow_dags", "requirements/airflow.lock"],
           [["airflow", "version"],
@@ -306,7 +322,8 @@ def smoke(cfg: Config, img: Image) -> list[str]:
     try:
         outputs = []
         for command in img.smoke:
-            done = subprocess.run(buildah(cfg, "run", "--network", "none", "--cap-drop", "CAP_SYS_RESOURCE",
+            # the host's network (for its /etc/hosts: Spark binds to localhost); no command reaches out
+            done = subprocess.run(buildah(cfg, "run", "--network", "host", "--cap-drop", "CAP_SYS_RESOURCE",
                                           container, "--", *command),
                                   capture_output=True, text=True, timeout=600)
             if done.returncode != 0:

@@ -39,9 +39,10 @@ def test_image_runs_as_its_non_root_user(cfg, img):
 
 
 def test_spark_image(cfg):
-    version, imports = images_build.smoke(cfg, images_build.image("medley/spark"))
+    version, imports, delta = images_build.smoke(cfg, images_build.image("medley/spark"))
     assert "version 4.1.4" in version
     assert imports.strip() == "medley 4.1.4"
+    assert "delta rows 3" in delta     # entrypoint.sh's driver role, Delta's jars, as UID 185
 
 
 def test_airflow_image_imports_the_dags(cfg):
