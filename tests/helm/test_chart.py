@@ -71,6 +71,22 @@ def test_spark_applications_match_the_crd(docs, profile):
         assert "master" not in json.dumps(app["spec"].get("sparkConf", {}))
 
 
+def test_spark_pods_can_request_less_cpu_than_their_cores(helm, umbrella, docs):
+    """A 2-core node cannot hold a driver and an executor requesting one core each (the real node
+    in tests/k8s/test_cluster_pipeline.py): requestCores lowers the requests, on both paths."""
+    def submitter_confs(templates):
+        return [a for a in templates["spark-submit"]["spec"]["containers"][0]["args"] if "request.cores" in a]
+
+    assert submitter_confs(chart.job_templates(docs["laptop"])) == []
+    lowered = chart.job_templates(chart.documents(chart.render(
+        helm, umbrella, "laptop", sets=["core.spark.driver.requestCores=250m", "core.spark.executor.requestCores=0.5"])))
+    assert submitter_confs(lowered) == ["spark.kubernetes.driver.request.cores=250m",
+                                        "spark.kubernetes.executor.request.cores=0.5"]
+    bronze = lowered["bronze"]["spec"]
+    assert (bronze["driver"]["coreRequest"], bronze["executor"]["coreRequest"]) == ("250m", "0.5")
+    assert chart.validate_crd([lowered["bronze"]]) == []
+
+
 def test_crd_validation_can_fail(docs):
     app = copy.deepcopy(spark_applications(docs["laptop"])["bronze"])
     app["spec"]["type"] = "Pyhton"
