@@ -253,6 +253,7 @@ def main() -> None:
                 [(n, *latency_row(watcher, starts[n], starts[n - 1])) for n in range(1, len(cycles) + 1)]))
     print()
     print("latency = first 5 s poll at which Druid counted all rows of the event's millisecond - event ts")
+    services.down(cfg, only=SERVICES)
 
 
 if __name__ == "__main__":
