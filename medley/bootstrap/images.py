@@ -334,7 +334,8 @@ def smoke(cfg: Config, img: Image) -> list[str]:
         return outputs
     finally:
         subprocess.run(buildah(cfg, "rm", container), capture_output=True)
-        subprocess.run(buildah(cfg, "rmi", f"docker.io/{img.ref}"), capture_output=True)
+        # the archive names the image twice (docker.io/ and buildah's localhost/): untag both to remove it
+        subprocess.run(buildah(cfg, "rmi", f"docker.io/{img.ref}", f"localhost/{img.ref}"), capture_output=True)
 
 
 def archive_config(cfg: Config, img: Image) -> tuple[list[str], dict]:
