@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -212,7 +213,8 @@ def main() -> None:
     generator = subprocess.Popen(
         [python, "-m", "medley", "generate", "--continuous", "--start-time", start.isoformat(),
          "--nusers", str(args.users), "--randomseed", "11", "--out", str(out)],
-        env=env, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        env=env, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        start_new_session=True)     # its group: stopping it stops the simulator it runs too
     watcher = Watcher(cfg, out / "page_view_events", since_ms)
     poller = threading.Thread(target=watcher.poll_until_stopped, daemon=True)
     poller.start()
@@ -233,7 +235,7 @@ def main() -> None:
     time.sleep(2 * POLL_S)      # a last look at Druid after the last cycle
     watcher.stop.set()
     poller.join()
-    generator.terminate()
+    os.killpg(generator.pid, signal.SIGTERM)
     generator.wait()
     load_after = os.getloadavg()
 
