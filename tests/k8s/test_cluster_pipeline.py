@@ -1,0 +1,241 @@
+"""Medley's own chart (helm/medley-core) on a real single-node cluster (`medley k8s up --node`),
+and the Spark hops running on Kubernetes for real.
+
+- `helm install --wait --wait-for-jobs` of medley-core alone, with the images built here
+  (`medley bootstrap images`, pull policy Never), into a namespace that enforces PodSecurity
+  `restricted`: the bundled MinIO and the bucket Job run, so the API server admitted them as
+  non-root, capability-free pods and they worked that way.
+- A small EventSim input is landed into that MinIO through a port-forward, by the landing contract
+  (medley/land.py), as the EventSim workload would.
+- bronze, silver and gold run exactly as an Airflow task runs them (orchestration.run_job with
+  orchestration.runner: kubernetes, as the Airflow worker's service account, from the chart's
+  job templates): a spark-submit pod submits the hop with Spark's own Kubernetes scheduler in
+  cluster mode; the driver and executor pods run in Medley's Spark image.
+- The Delta tables, read back through the port-forward with a local Spark, hold exactly the
+  input's lines.
+
+Slow (about 10 minutes warm at load ~20; the first run imports the 2.3 GB Spark archive into the
+node's containerd): `medley test` runs it only with MEDLEY_TEST_SLOW=1. Needs root, the node's
+binaries (`medley bootstrap node`) and the images (`medley bootstrap images`). The node's home is
+MEDLEY_TEST_HOME/node; its images stay imported between runs, its etcd and volumes are
+removed before each run, and the node is torn down at the end. Only one node can run per machine: the test fails at once if one is up.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from instance import TEST_HOME, generate_hours, instance_env
+from medley import config, land, orchestration, storage
+from medley.bootstrap import ensure, images
+from medley.k8s.node import Node
+
+pytestmark = [pytest.mark.k8s, pytest.mark.slow, pytest.mark.timeout(3600)]
+
+NAMESPACE = "medley-cluster"
+RELEASE = "medley"
+CORE_CHART = Path(__file__).resolve().parents[2] / "helm" / "medley-core"
+APP_IMAGES = ("medley/spark", "medley/minio")
+DAY = "2026-11-07"
+WORKER_SA = "medley-airflow-worker"
+
+
+@pytest.fixture(scope="module")
+def on_node():
+    """The node's cluster (kubectl as admin)."""
+    cfg = config.load()
+    ensure(cfg, "images")
+    node = Node.for_config(cfg, TEST_HOME / "node", app_images=False)
+    if node.is_up():
+        pytest.fail("a Medley node is already up on this machine (only one can run): `medley k8s down` it first")
+    # A fresh cluster on warm images: the API objects and volumes of an earlier run go, containerd's
+    # images stay.
+    for state in ("etcd", "storage"):
+        shutil.rmtree(node.home / state, ignore_errors=True)
+    cluster = node.start()
+    try:
+        _import_images(node, [images.archive(cfg, images.image(name)) for name in APP_IMAGES])
+        yield cluster
+    finally:
+        node.stop()
+
+
+def _import_images(node: Node, archives: list[Path]) -> None:
+    """Only the images this test runs (not all seven: 12 GB of containerd root), each imported
+    once per archive version; the record sits beside containerd's root in the node's home."""
+    record = node.home / "cluster-test-images.json"
+    imported = json.loads(record.read_text()) if record.exists() else {}
+    for archive in archives:
+        stamp = f"{archive.stat().st_mtime_ns}:{archive.stat().st_size}"
+        if imported.get(str(archive)) != stamp:
+            node.ctr("images", "import", str(archive), timeout=1800)
+            imported[str(archive)] = stamp
+            record.write_text(json.dumps(imported, indent=1))
+
+
+def kubectl(cluster, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return cluster.kubectl("-n", NAMESPACE, *args, check=check)
+
+
+@pytest.fixture(scope="module")
+def release(on_node, tmp_path_factory):
+    """medley-core installed with the laptop-sized values for this node; yields the values."""
+    cfg = config.load()
+    helm_home = tmp_path_factory.mktemp("helm-home")
+    env = on_node.env() | {f"HELM_{k}_HOME": str(helm_home / k.lower()) for k in ("CONFIG", "CACHE", "DATA")}
+    spark, minio = images.image("medley/spark"), images.image("medley/minio")
+    values = {
+        "fullnameOverride": RELEASE,
+        "objectStore": {"minio": {"image": {"repository": minio.repository, "tag": minio.tag, "pullPolicy": "Never"},
+                                  "storageSize": "1Gi"}},
+        "images": {"job": {"repository": spark.repository, "tag": spark.tag, "pullPolicy": "Never"}},
+        # The node has 2 cores: driver and executor asking one core each would never both fit.
+        "spark": {"driver": {"requestCores": "250m"}, "executor": {"requestCores": "250m"}},
+        "medley": {"spark": {"shuffle_partitions": 2}},
+        # EventSim's own workload lands through Fluent Bit, which has no image here; the test lands.
+        "eventsim": {"enabled": False},
+    }
+    values_file = tmp_path_factory.mktemp("values") / "node.yaml"
+    values_file.write_text(yaml.safe_dump(values))
+    on_node.kubectl("create", "namespace", NAMESPACE)
+    on_node.kubectl("label", "namespace", NAMESPACE, "pod-security.kubernetes.io/enforce=restricted")
+    started = time.monotonic()
+    installed = subprocess.run([str(ensure(cfg, "helm")), "install", RELEASE, str(CORE_CHART), "-n", NAMESPACE,
+                                "-f", str(values_file), "--wait", "--wait-for-jobs", "--timeout", "600s"],
+                               env=env, capture_output=True, text=True)
+    print(f"helm install --wait --wait-for-jobs: {time.monotonic() - started:.1f} s")
+    if installed.returncode != 0:
+        described = kubectl(on_node, "describe", "pods", check=False).stdout
+        raise AssertionError(f"helm install failed: {installed.stderr.strip()}\n{described[-4000:]}")
+    yield values
+
+
+def test_minio_and_the_bucket_job_run_as_restricted_pods(on_node, release):
+    pods = json.loads(kubectl(on_node, "get", "pods", "-o", "json").stdout)["items"]
+    by_component = {p["metadata"]["labels"]["app.kubernetes.io/component"]: p for p in pods}
+    assert by_component["minio"]["status"]["phase"] == "Running"
+    assert by_component["bucket"]["status"]["phase"] == "Succeeded"
+    for pod in by_component.values():
+        assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+        assert pod["spec"]["securityContext"]["runAsUser"] != 0
+    bucket_log = kubectl(on_node, "logs", by_component["bucket"]["metadata"]["name"]).stdout
+    assert f"bucket medley ready at {RELEASE}-minio.{NAMESPACE}.svc:9000" in bucket_log
+
+
+@pytest.fixture(scope="module")
+def minio(on_node, release):
+    """medley.yaml's view of the bundled MinIO through a port-forward, with the release's keys."""
+    secret = json.loads(kubectl(on_node, "get", "secret", f"{RELEASE}-s3", "-o", "json").stdout)["data"]
+    keys = {k: base64.b64decode(secret[k]).decode() for k in ("access-key", "secret-key")}
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    forward = subprocess.Popen([str(on_node.bin_dir / "kubectl"), "-n", NAMESPACE, "port-forward",
+                                f"svc/{RELEASE}-minio", f"{port}:9000"], env=on_node.env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        first = forward.stdout.readline()
+        assert first.startswith("Forwarding from"), first
+        yield config.load({**instance_env(), "MEDLEY_STORAGE__ENDPOINT": f"http://127.0.0.1:{port}",
+                           "MEDLEY_STORAGE__BUCKET": "medley", "MEDLEY_S3_ACCESS_KEY": keys["access-key"],
+                           "MEDLEY_S3_SECRET_KEY": keys["secret-key"]})
+    finally:
+        forward.terminate()
+        forward.wait(10)
+
+
+@pytest.fixture(scope="module")
+def landed(minio, tmp_path_factory) -> dict[str, int]:
+    out = tmp_path_factory.mktemp("eventsim")
+    lines = generate_hours(out, DAY, hours=4, users=60, seed=3)
+    land.land_directory(minio, out)
+    return lines
+
+
+@pytest.fixture(scope="module")
+def worker_env(on_node, release, tmp_path_factory) -> dict[str, str]:
+    """An Airflow task's environment: the job templates as the chart's ConfigMap mounts them,
+    the worker service account's token (so only the chart's Role lets it act), runner kubernetes."""
+    home = tmp_path_factory.mktemp("airflow-worker")
+    templates = home / "job-templates"
+    templates.mkdir()
+    cm = json.loads(kubectl(on_node, "get", "configmap", f"{RELEASE}-job-templates", "-o", "json").stdout)
+    for key, text in cm["data"].items():
+        (templates / key).write_text(text)
+    token = kubectl(on_node, "create", "token", WORKER_SA, "--duration", "2h").stdout.strip()
+    (home / "kubeconfig").write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": WORKER_SA,
+        "clusters": [{"name": "node", "cluster": {"server": on_node.server, "certificate-authority": str(on_node.ca)}}],
+        "users": [{"name": WORKER_SA, "user": {"token": token}}],
+        "contexts": [{"name": WORKER_SA, "context": {"cluster": "node", "user": WORKER_SA, "namespace": NAMESPACE}}]}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDLEY_", "KUBERNETES_"))}
+    return env | {"KUBECONFIG": str(home / "kubeconfig"), "MEDLEY_ORCHESTRATION__RUNNER": "kubernetes",
+                  "MEDLEY_ORCHESTRATION__KUBERNETES__JOB_TEMPLATES": str(templates),
+                  "MEDLEY_ORCHESTRATION__KUBERNETES__NAMESPACE": NAMESPACE}
+
+
+class PodWatch(threading.Thread):
+    """Every pod of a hop seen while it runs (the runner deletes them at the end): name -> (Spark
+    role, image, phase)."""
+
+    def __init__(self, cluster, hop: str):
+        super().__init__(daemon=True)
+        self.cluster, self.hop, self.seen, self.done = cluster, hop, {}, threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            listed = kubectl(self.cluster, "get", "pods", "-l", f"medley.io/hop={self.hop}", "-o", "json", check=False)
+            for pod in json.loads(listed.stdout or '{"items": []}')["items"]:
+                role = pod["metadata"]["labels"].get("spark-role", "submitter")
+                self.seen[pod["metadata"]["name"]] = (role, pod["spec"]["containers"][0]["image"],
+                                                      pod["status"].get("phase"))
+            self.done.wait(2)
+
+
+@pytest.mark.parametrize("hop", ["bronze", "silver", "gold"])
+def test_a_spark_hop_runs_as_driver_and_executor_pods(on_node, release, landed, worker_env, hop):
+    watch = PodWatch(on_node, hop)
+    watch.start()
+    lines: list[str] = []
+    started = time.monotonic()
+    try:
+        orchestration.run_job("medley.jobs", [hop], worker_env, log=lines.append)
+    except Exception as err:
+        raise AssertionError(f"{hop} failed: {err}\n" + "\n".join(lines[-60:])) from err
+    finally:
+        watch.done.set()
+        watch.join()
+    print(f"{hop} on the node: {time.monotonic() - started:.1f} s")
+    job_image = f"{images.image('medley/spark').repository}:{images.image('medley/spark').tag}"
+    roles = {role for role, image, _ in watch.seen.values() if image == job_image}
+    assert roles == {"submitter", "driver", "executor"}, watch.seen
+    assert any("Registered executor" in line for line in lines), "\n".join(lines[-60:])
+    # the runner deleted what it created (the executors go with the driver, by owner reference)
+    deadline = time.monotonic() + 180
+    while left := json.loads(kubectl(on_node, "get", "pods", "-l", f"medley.io/hop={hop}", "-o", "json").stdout)["items"]:
+        assert time.monotonic() < deadline, [p["metadata"]["name"] for p in left]
+        time.sleep(2)
+
+
+def test_the_delta_tables_hold_exactly_the_input(minio, landed):
+    from medley.spark import session
+
+    spark = session(minio, "medley-cluster-test")
+    try:
+        count = lambda table: spark.read.format("delta").load(storage.table_uri(minio, table)).count()  # noqa: E731
+        assert count("bronze.events") == sum(landed.values())
+        assert count("silver.listen_events") == landed["listen_events"]
+        assert count("gold.fact_listen") == landed["listen_events"]
+    finally:
+        spark.stop()
