@@ -14,11 +14,12 @@ and the Spark hops running on Kubernetes for real.
 - The Delta tables, read back through the port-forward with a local Spark, hold exactly the
   input's lines.
 
-Slow (about 10 minutes warm at load ~20; the first run imports the 2.3 GB Spark archive into the
-node's containerd): `medley test` runs it only with MEDLEY_TEST_SLOW=1. Needs root, the node's
-binaries (`medley bootstrap node`) and the images (`medley bootstrap images`). The node's home is
-MEDLEY_TEST_HOME/node; its images stay imported between runs, its etcd and volumes are
-removed before each run, and the node is torn down at the end. Only one node can run per machine: the test fails at once if one is up.
+Slow (6 min 19 s at load 7-12 with the images already imported; the first run imports the 2.3 GB
+Spark archive into the node's containerd, 92 s): `medley test` runs it only with MEDLEY_TEST_SLOW=1.
+Needs root, the node's binaries (`medley bootstrap node`) and the images (`medley bootstrap
+images`). The node's home is MEDLEY_TEST_HOME/node: its images stay imported between runs, its etcd
+and volumes are removed before each run, and the node is torn down at the end. Only one node can
+run per machine: the test fails at once if one is up.
 """
 
 from __future__ import annotations
@@ -63,9 +64,11 @@ def on_node():
     # images stay.
     for state in ("etcd", "storage"):
         shutil.rmtree(node.home / state, ignore_errors=True)
+    started = time.monotonic()
     cluster = node.start()
     try:
         _import_images(node, [images.archive(cfg, images.image(name)) for name in APP_IMAGES])
+        print(f"node up with the Spark and MinIO images: {time.monotonic() - started:.1f} s")
         yield cluster
     finally:
         node.stop()
@@ -158,7 +161,7 @@ def minio(on_node, release):
 @pytest.fixture(scope="module")
 def landed(minio, tmp_path_factory) -> dict[str, int]:
     out = tmp_path_factory.mktemp("eventsim")
-    lines = generate_hours(out, DAY, hours=4, users=60, seed=3)
+    lines = generate_hours(out, DAY, hours=23, users=100, seed=3)   # 215 lines, three streams
     land.land_directory(minio, out)
     return lines
 
