@@ -7,7 +7,9 @@ Data health dashboard (superset/dashboards/data_health.yml, docs/data-health.md)
   reconciled; the druid hop adds the rows Druid serves. Replaced per run id: a retried hop never
   adds a second measurement of the same run.
 - ops.data_health_quarantine: silver.quarantine by landing day x stream x reason, replaced whole
-  (a replay moves lines out of quarantine).
+  (a replay moves lines out of quarantine). A landed day and stream with nothing quarantined has
+  one row of reason NOTHING_QUARANTINED and 0 lines: a clean day reads 0, not a gap, and the
+  datasource exists (its charts draw) on an install whose data never had a bad line.
 - ops.data_health_gates: one row per expectation of every gate result saved in the object store
   (medley/quality.py); each result is added once.
 
@@ -29,6 +31,7 @@ from medley.delta import append, exists, read, replace_partitions
 
 LAYERS = ("bronze", "silver", "quarantine", "duplicates", "gold", "druid")
 HEALTH, QUARANTINE, GATES = "ops.data_health", "ops.data_health_quarantine", "ops.data_health_gates"
+NOTHING_QUARANTINED = "(none)"
 TABLES = (HEALTH, QUARANTINE, GATES)
 
 
@@ -69,13 +72,19 @@ def newest_event_at(df: DataFrame) -> DataFrame:
     return df.agg(F.max("event_at").alias("newest_event_at")).select("newest_event_at")
 
 
-def quarantine_by_reason(quarantine: DataFrame, measured_at: datetime) -> DataFrame:
-    """silver.quarantine -> ops.data_health_quarantine: lines per landing day x stream x reason."""
+def quarantine_by_reason(quarantine: DataFrame, bronze: DataFrame, measured_at: datetime) -> DataFrame:
+    """silver.quarantine, bronze.events -> ops.data_health_quarantine: lines per landing day x
+    stream x reason, and a 0 of reason NOTHING_QUARANTINED for each day and stream bronze landed
+    with none quarantined."""
     c = contract("ops/data_health_quarantine")
-    return (quarantine
-            .groupBy(F.col("event_date").cast("timestamp").alias("landing_day_at"),
-                     stream_of(F.col("stream")).alias("stream"), F.col("reason"))
-            .agg(F.count(F.lit(1)).alias("row_count"))
+    day, stream = F.col("event_date").cast("timestamp").alias("landing_day_at"), stream_of(F.col("stream")).alias("stream")
+    counted = (quarantine.groupBy(day, stream, F.col("reason"))
+               .agg(F.count(F.lit(1)).alias("row_count")))
+    clean = (bronze.select(day, stream).where(F.col("stream").isNotNull()).distinct()
+             .join(counted.select("landing_day_at", "stream"), ["landing_day_at", "stream"], "left_anti")
+             .select("landing_day_at", "stream", F.lit(NOTHING_QUARANTINED).alias("reason"),
+                     F.lit(0).cast("long").alias("row_count")))
+    return (counted.unionByName(clean)
             .withColumn("measured_at", F.lit(measured_at).cast("timestamp"))
             .transform(c.conform))
 
@@ -206,11 +215,11 @@ def record(spark: SparkSession, cfg: Config, report) -> None:
     measured_at = datetime.now(timezone.utc).replace(microsecond=0)
     rows = layer_rows(report.reconciliation, _newest(spark, cfg), measured_at, report.run_id)
     _replace(spark, cfg, _frame(spark, HEALTH, rows), HEALTH, report.run_id, "layer != 'druid'")
-    quarantine = table(spark, cfg, "silver.quarantine")
-    if quarantine is not None:
+    quarantine, bronze = table(spark, cfg, "silver.quarantine"), table(spark, cfg, "bronze.events")
+    if quarantine is not None and bronze is not None:
         from medley.delta import overwrite
 
-        overwrite(quarantine_by_reason(quarantine, measured_at), storage.table_uri(cfg, QUARANTINE))
+        overwrite(quarantine_by_reason(quarantine, bronze, measured_at), storage.table_uri(cfg, QUARANTINE))
     record_gates(spark, cfg)
     if not state.pending(cfg, "druid"):
         serve(spark, cfg)

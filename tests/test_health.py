@@ -78,14 +78,19 @@ def test_newest_event_at_is_null_for_an_empty_table(spark):
     assert health.newest_event_at(two).first()["newest_event_at"] == datetime(2026, 11, 3, 2)
 
 
+QUARANTINE_SCHEMA = T.StructType([T.StructField("stream", T.StringType()), T.StructField("reason", T.StringType()),
+                                  T.StructField("event_date", T.DateType())])
+BRONZE_SCHEMA = T.StructType([T.StructField("stream", T.StringType()), T.StructField("event_date", T.DateType())])
+
+
 def test_quarantine_is_counted_by_landing_day_stream_and_reason(spark):
-    schema = T.StructType([T.StructField("stream", T.StringType()), T.StructField("reason", T.StringType()),
-                           T.StructField("event_date", T.DateType())])
     quarantine = spark.createDataFrame([
         ("listen_events", "malformed_json", date(2026, 11, 1)), ("listen_events", "malformed_json", date(2026, 11, 1)),
         ("listen_events", "malformed_json", date(2026, 11, 2)), ("interana_events", "wrong_type:userId", date(2026, 11, 1)),
-        ("page_view_events", "wrong_type:userId", date(2026, 11, 1))], schema)
-    out = health.quarantine_by_reason(quarantine, MEASURED)
+        ("page_view_events", "wrong_type:userId", date(2026, 11, 1))], QUARANTINE_SCHEMA)
+    bronze = spark.createDataFrame([("listen_events", date(2026, 11, 1)), ("listen_events", date(2026, 11, 2)),
+                                    ("interana_events", date(2026, 11, 1))], BRONZE_SCHEMA)
+    out = health.quarantine_by_reason(quarantine, bronze, MEASURED)
     assert out.columns == contract("ops/data_health_quarantine").column_names
     assert sorted(tuple(r)[:4] for r in out.collect()) == [
         (datetime(2026, 11, 1), "listen_events", "malformed_json", 2),
@@ -93,10 +98,22 @@ def test_quarantine_is_counted_by_landing_day_stream_and_reason(spark):
         (datetime(2026, 11, 2), "listen_events", "malformed_json", 1)]
 
 
-def test_an_empty_quarantine_gives_no_rows(spark):
-    schema = T.StructType([T.StructField("stream", T.StringType()), T.StructField("reason", T.StringType()),
-                           T.StructField("event_date", T.DateType())])
-    assert health.quarantine_by_reason(spark.createDataFrame([], schema), MEASURED).count() == 0
+def test_a_landed_day_and_stream_with_nothing_quarantined_reads_zero(spark):
+    quarantine = spark.createDataFrame([("listen_events", "malformed_json", date(2026, 11, 1))], QUARANTINE_SCHEMA)
+    bronze = spark.createDataFrame([("listen_events", date(2026, 11, 1)), ("listen_events", date(2026, 11, 2)),
+                                    ("auth_events", date(2026, 11, 1)), ("auth_events", date(2026, 11, 1)),
+                                    ("not_a_stream", date(2026, 11, 1))], BRONZE_SCHEMA)
+    out = health.quarantine_by_reason(quarantine, bronze, MEASURED)
+    assert sorted(tuple(r)[:4] for r in out.collect()) == [
+        (datetime(2026, 11, 1), "auth_events", health.NOTHING_QUARANTINED, 0),
+        (datetime(2026, 11, 1), "listen_events", "malformed_json", 1),
+        (datetime(2026, 11, 2), "listen_events", health.NOTHING_QUARANTINED, 0)]
+
+
+def test_an_empty_quarantine_of_data_never_landed_gives_no_rows(spark):
+    empty = health.quarantine_by_reason(spark.createDataFrame([], QUARANTINE_SCHEMA),
+                                        spark.createDataFrame([], BRONZE_SCHEMA), MEASURED)
+    assert empty.count() == 0
 
 
 # A saved GE result as medley/quality.py writes it (validation.to_json_dict()), cut to what is read.
