@@ -176,8 +176,7 @@ def dag_run_summary(cfg: Config, run: dict) -> str:
     tasks = table(["task", "state", "seconds"],
                   [(t, s, f"{run['durations'].get(t) or 0:.1f}") for t, s in run["tasks"].items()])
     # a spec whose table had no rows yet (e.g. no failed page requests) has no datasource
-    served = sorted(r["TABLE_NAME"] for r in druid.sql(
-        cfg, "SELECT TABLE_NAME FROM INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = 'druid'"))
+    served = sorted(druid.served_datasources(cfg))
     rows = table(["druid datasource", "rows"],
                  [(name, druid.sql(cfg, f'SELECT COUNT(*) AS n FROM "{name}"')[0]["n"]) for name in served])
     return "\n\n".join([f"medley_hourly run {run['run_id']}: {run['state']}  {run['url']}", tasks, rows])
