@@ -186,7 +186,7 @@ def test_config_map_is_medley_yaml(docs, tmp_path, monkeypatch):
 
 def test_job_pods_get_config_and_credentials(docs):
     for name, spec in pod_specs(docs["laptop"]):
-        if "minio" in name:
+        if "minio" in name or "druid" in name and name.startswith("StatefulSet"):   # not Medley jobs
             continue
         env = {e["name"]: e for e in spec["containers"][0].get("env", [])}
         assert env["MEDLEY_CONFIG"]["value"] == "/etc/medley/medley.yaml", name
@@ -323,3 +323,156 @@ def test_vendored_crd_is_a_valid_custom_resource_definition():
     crd = yaml.safe_load(chart.SPARK_CRD.read_text())
     assert chart.validate_kubernetes([crd]) == []
     assert chart.spark_crd().api_version == "sparkoperator.k8s.io/v1beta2"
+
+
+# --- the bundled Druid of the laptop profile (helm/medley-core/templates/druid/) ---------------
+
+DRUID_PROCESSES = ["coordinator", "broker", "historical", "middlemanager", "router"]
+
+
+def _druid_pod(docs):
+    (sts,) = chart.find(docs, "StatefulSet", "medley-druid")
+    return sts, sts["spec"]["template"]["spec"]
+
+
+def _druid_conf(docs) -> dict[str, dict[str, str]]:
+    """ConfigMap key -> its properties."""
+    (cm,) = chart.find(docs, "ConfigMap", "medley-druid")
+    out = {}
+    for key, text in cm["data"].items():
+        lines = [ln for ln in text.splitlines() if "=" in ln and not ln.lstrip().startswith(("#", "<"))]
+        out[key] = dict(ln.split("=", 1) for ln in lines)
+    return out
+
+
+def test_laptop_runs_medleys_own_druid_production_the_upstream_chart(docs):
+    sts, pod = _druid_pod(docs["laptop"])
+    assert [c["name"] for c in pod["containers"]] == ["zookeeper", *DRUID_PROCESSES]
+    images = {c["name"]: c["image"] for c in pod["containers"]}
+    assert images.pop("zookeeper") == "medley/zookeeper:3.8"
+    assert set(images.values()) == {"medley/druid:33.0.0"}
+    assert sts["spec"]["replicas"] == 1
+    assert not chart.find(docs["production"], "StatefulSet", "medley-druid")
+    assert not chart.find(docs["production"], "Service", "medley-druid-router")
+    assert yaml.safe_load(chart.values_file("laptop").read_text())["druid"] == {"enabled": False}
+    assert yaml.safe_load((chart.UMBRELLA / "values.yaml").read_text())["druid"]["enabled"] is True
+
+
+def test_the_druid_hop_is_pointed_at_the_bundled_router(helm, umbrella, docs):
+    (svc,) = chart.find(docs["laptop"], "Service", "medley-druid-router")
+    assert svc["spec"]["ports"] == [{"name": "router", "port": 8888, "targetPort": "router"}]
+    sts, pod = _druid_pod(docs["laptop"])
+    assert svc["spec"]["selector"].items() <= sts["spec"]["template"]["metadata"]["labels"].items()
+    (router,) = [c for c in pod["containers"] if c["name"] == "router"]
+    assert router["ports"] == [{"name": "router", "containerPort": 8888}]
+    # the bundled Druid wins over druid.routerUrl (which names druid-helm's router)
+    moved = chart.documents(chart.render(helm, umbrella, "laptop", sets=["core.druid.routerUrl=http://elsewhere:8888"]))
+    cfg = yaml.safe_load(chart.find(moved, "ConfigMap", "medley-config")[0]["data"]["medley.yaml"])
+    assert cfg["services"]["druid"]["url"] == "http://medley-druid-router:8888"
+    cfg = yaml.safe_load(chart.find(docs["production"], "ConfigMap", "medley-config")[0]["data"]["medley.yaml"])
+    assert cfg["services"]["druid"]["url"] == "http://medley-druid-router:8888"   # druid-helm's router
+
+
+def test_bundled_druid_is_restricted_non_root_and_writes_only_to_volumes(docs):
+    _, pod = _druid_pod(docs["laptop"])
+    assert pod["securityContext"]["runAsUser"] == pod["securityContext"]["fsGroup"] == 1000
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["automountServiceAccountToken"] is False
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    for c in pod["containers"]:
+        sc = c["securityContext"]
+        assert (sc["runAsUser"], sc["readOnlyRootFilesystem"], sc["allowPrivilegeEscalation"]) == (1000, True, False)
+        assert sc["capabilities"] == {"drop": ["ALL"]} and "privileged" not in sc
+        assert c["livenessProbe"] and c["readinessProbe"] and c["startupProbe"], c["name"]
+        writable = [m["mountPath"] for m in c["volumeMounts"] if not m.get("readOnly")]
+        assert all(("emptyDir" in volumes.get(m["name"], {})) or m["name"] == "data"
+                   for m in c["volumeMounts"] if not m.get("readOnly")), c["name"]
+        assert "/tmp" in writable, c["name"]
+        if c["name"] != "zookeeper":
+            assert "/druid/data" in writable and c["workingDir"] == "/tmp", c["name"]
+    # every absolute path Druid or ZooKeeper writes is on a writable volume
+    conf = _druid_conf(docs["laptop"])
+    written = [v for props in conf.values() for k, v in props.items()
+               if k.endswith(("Dir", "directory", "baseTaskDirs", "locations", "connectURI", "hadoopWorkingPath"))
+               and "extensions" not in k]
+    assert len(written) >= 6, written
+    for value in written:
+        paths = re.findall(r"(?<![\w:])/(?:druid/data|tmp|zookeeper/data)\b", value)
+        assert paths, value
+    (claim,) = _druid_pod(docs["laptop"])[0]["spec"]["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "data"
+
+
+def test_bundled_druid_mirrors_the_local_services(docs):
+    """The same extensions, JVM flags and peon options as medley/services/druid.py (local path)."""
+    from medley.bootstrap.druid import JAVA_FLAGS
+    from medley.services.druid import TEMPLATES
+
+    _, pod = _druid_pod(docs["laptop"])
+    conf = _druid_conf(docs["laptop"])
+    for c in pod["containers"][1:]:
+        assert c["command"][0] == "java" and set(JAVA_FLAGS) <= set(c["command"]), c["name"]
+        assert c["command"][-3:-1] == ["org.apache.druid.cli.Main", "server"]
+    local = (TEMPLATES / "_common" / "common.runtime.properties").read_text()
+    local_loadlist = re.search(r"druid.extensions.loadList=(.*)", local).group(1)
+    assert conf["common.runtime.properties"]["druid.extensions.loadList"] == local_loadlist
+    local_mm = (TEMPLATES / "middleManager" / "runtime.properties").read_text()
+    local_opts = json.loads(re.search(r"druid.indexer.runner.javaOptsArray=(.*)", local_mm).group(1))
+    opts = json.loads(conf["middleManager.runtime.properties"]["druid.indexer.runner.javaOptsArray"])
+    assert [o for o in opts if "tmpdir" not in o] == [o for o in local_opts if "tmpdir" not in o]
+    assert conf["coordinator-overlord.runtime.properties"]["druid.coordinator.asOverlord.enabled"] == "true"
+    # deep storage in the release's bucket on the bundled MinIO; task inputs read by MEDLEY_S3_* names
+    common = conf["common.runtime.properties"]
+    assert (common["druid.storage.type"], common["druid.storage.bucket"]) == ("s3", "medley")
+    assert common["druid.s3.endpoint.url"] == "http://medley-minio.medley.svc:9000"
+    assert common["druid.zk.service.host"] == "127.0.0.1:2181"
+    assert conf["zoo.cfg"]["clientPortAddress"] == "127.0.0.1"
+
+
+def test_bundled_druid_gets_s3_keys_from_the_secret_only_where_it_reads_s3(docs):
+    from medley.services.druid import S3_ACCESS_KEY_ENV, S3_SECRET_KEY_ENV
+
+    _, pod = _druid_pod(docs["laptop"])
+    (cm,) = chart.find(docs["laptop"], "ConfigMap", "medley-druid")
+    (secret,) = chart.find(docs["laptop"], "Secret", "medley-s3")
+    assert not any(v in json.dumps(cm) for v in secret["data"].values())
+    for c in pod["containers"]:
+        refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in c.get("env", []) if "valueFrom" in e}
+        if c["name"] in ("historical", "middlemanager"):
+            assert refs == {"AWS_ACCESS_KEY_ID": {"name": "medley-s3", "key": "access-key"},
+                            "AWS_SECRET_ACCESS_KEY": {"name": "medley-s3", "key": "secret-key"},
+                            S3_ACCESS_KEY_ENV: {"name": "medley-s3", "key": "access-key"},
+                            S3_SECRET_KEY_ENV: {"name": "medley-s3", "key": "secret-key"}}, c["name"]
+        else:
+            assert refs == {}, c["name"]
+
+
+def test_network_policies_let_druid_traffic_through(helm, umbrella, docs):
+    """Druid's flows: its processes and ZooKeeper talk on the pod's loopback (never subject to
+    NetworkPolicies); the druid hop's pod -> the router Service (8888), Druid -> MinIO (9000) and
+    DNS stay in the namespace; with an external object store the pod is an s3-client."""
+    sts, _ = _druid_pod(docs["laptop"])
+    labels = sts["spec"]["template"]["metadata"]["labels"]
+    policies = {p["metadata"]["name"]: p["spec"] for p in chart.find(docs["laptop"], "NetworkPolicy")}
+    inside = policies["medley-allow-in-namespace"]
+    assert inside["podSelector"] == {} and inside["ingress"] == [{"from": [{"podSelector": {}}]}]
+    assert inside["egress"] == [{"to": [{"podSelector": {}}]}]
+    assert policies["medley-allow-dns"]["podSelector"] == {}
+    assert labels["medley.io/s3-client"] == "true" and "medley.io/kube-api-client" not in labels
+    external = chart.documents(chart.render(helm, umbrella, "production", sets=["core.druid.bundled.enabled=true"]))
+    (s3,) = chart.find(external, "NetworkPolicy", "medley-allow-external-s3")
+    assert s3["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
+    assert s3["spec"]["egress"][0]["ports"] == [{"protocol": "TCP", "port": 443}]
+    common = _druid_conf(external)["common.runtime.properties"]
+    assert common["druid.s3.endpoint.url"] == "https://s3.eu-west-1.amazonaws.com"
+    assert common["druid.s3.enablePathStyleAccess"] == "false"
+
+
+def test_the_druid_hop_pod_is_sized_for_its_local_spark(docs):
+    """The druid hop exports gold with a local Spark (1g driver heap) in its pod: jobs.hopResources."""
+    templates = chart.job_templates(docs["laptop"])
+    druid_res = templates["druid"]["spec"]["template"]["spec"]["containers"][0]["resources"]
+    superset_res = templates["superset"]["spec"]["template"]["spec"]["containers"][0]["resources"]
+    assert druid_res["limits"]["memory"] == "2Gi"
+    assert superset_res == yaml.safe_load((chart.CORE / "values.yaml").read_text())["jobs"]["resources"]

@@ -68,6 +68,20 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
 {{- end -}}
 
+{{/* The bundled Druid's router Service: the same name the umbrella gives druid-helm's router. */}}
+{{- define "medley.druidRouterHost" -}}
+{{- include "medley.component" (list . "druid-router") -}}
+{{- end -}}
+
+{{/* The router the druid hop talks to: the bundled Druid's Service, else druid.routerUrl. */}}
+{{- define "medley.druidUrl" -}}
+{{- if .Values.druid.bundled.enabled -}}
+{{- printf "http://%s:8888" (include "medley.druidRouterHost" .) -}}
+{{- else -}}
+{{- .Values.druid.routerUrl -}}
+{{- end -}}
+{{- end -}}
+
 {{/* medley.yaml as the job pods read it (MEDLEY_CONFIG); the endpoint resolved for the mode. */}}
 {{- define "medley.config" -}}
 {{- $storage := merge (dict "endpoint" (include "medley.s3Endpoint" .)) (omit .Values.medley.storage "endpoint") -}}
@@ -83,7 +97,7 @@ orchestration:
   {{- toYaml .Values.medley.orchestration | nindent 2 }}
 services:
   druid:
-    url: {{ .Values.druid.routerUrl | quote }}
+    url: {{ include "medley.druidUrl" . | quote }}
   superset:
     url: {{ .Values.superset.url | quote }}
     admin_user: {{ .Values.superset.adminUser | quote }}
