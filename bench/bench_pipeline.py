@@ -2,7 +2,7 @@
 and the cost of one incremental hour after 1 day vs 30 days of history.
 
     ~/.cache/medley/venvs/pipeline/bin/python bench/bench_pipeline.py [--events 1000000 10000000]
-        [--history-days 1 30] [--history-users 3000]
+        [--history-days 1 30] [--history-users 3000] [--hours 1] [--keep]
 
 Runs on its own instance (ports +20000, data under ~/.local/share/medley-bench, one bucket per
 scenario) against a real MinIO, so a running demo or test instance is never touched. Throughput:
@@ -11,7 +11,11 @@ Medley lands them in MinIO and runs bronze -> silver -> gold with every gate; Du
 Spark's cores) reads the same files, types and de-duplicates all four streams on the event key,
 and aggregates listens by hour x song x artist x state. Both results are compared, so a fast but
 wrong run shows. Incremental: after the history has gone through, one more hour is generated,
-landed and run, and that run's steps are timed.
+landed and run, and that run's steps are timed (wall seconds, and the CPU seconds of the Python
+process and its Spark JVM, the figure to compare on a loaded machine). `--hours N` runs N new
+hours one after the other; `--keep` keeps the instance's data and reuses a history built by an
+earlier `--keep` run (each run then adds the next hours), so a change can be measured against the
+same history without building it again.
 
 Prints a table; asserts nothing (speed is a measurement, not a test).
 """
@@ -74,15 +78,20 @@ def generate(cfg, users: int, start: str, end: str, out: Path, seed: int = 1) ->
     return sum(summary["lines"].values())
 
 
-def medley_run(cfg, input_dir: Path) -> dict[str, float]:
-    """land -> bronze -> silver -> gold with gates; seconds per step."""
+def medley_run(cfg, input_dir: Path, cpu: dict | None = None) -> dict[str, float]:
+    """land -> bronze -> silver -> gold with gates; seconds per step (CPU seconds per step into `cpu`)."""
     from medley import pipeline
 
     report = pipeline.run(cfg, input_dir, stop_after="gold")
     broken = [r for r in report.reconciliation if not (r["bronze_ok"] and r["gold_ok"])]
     if broken:
         raise SystemExit(f"bench: counts do not reconcile: {broken}")
-    return {name: seconds for name, seconds, _ in report.steps}
+    if cpu is not None:
+        cpu.update(report.cpu)
+    steps: dict[str, float] = {}
+    for name, seconds, _ in report.steps:
+        steps[name] = steps.get(name, 0.0) + seconds
+    return steps
 
 
 def medley_listens(spark, cfg) -> dict:
@@ -143,18 +152,36 @@ def throughput(target: int, scratch: Path, probe_users: int = 20_000) -> dict:
             "same": medley_result == duck_result, "medley_result": medley_result, "duck_result": duck_result}
 
 
-def incremental(history_days: int, users: int, scratch: Path) -> dict:
+def incremental(history_days: int, users: int, scratch: Path, hours: int = 1) -> list[dict]:
+    """The history (or the one an earlier --keep run built), then `hours` new hours, each run alone."""
+    import json
+
     cfg = instance(f"bench-history-{history_days}")
+    kept = BENCH_HOME / f"history-{history_days}.json"    # what this bucket holds: lines, hours added
+    done = json.loads(kept.read_text()) if kept.exists() else None
     hour = datetime.fromisoformat(HOUR_AFTER_HISTORY)
-    start = hour - timedelta(days=history_days)
-    history = generate(cfg, users, start.isoformat(), hour.isoformat(), scratch / "history")
-    print(f"  history: {history:,} lines over {history_days} days ...", flush=True)
-    medley_run(cfg, scratch / "history")
-    shutil.rmtree(scratch / "history")
-    new = generate(cfg, users, hour.isoformat(), (hour + timedelta(hours=1)).isoformat(), scratch / "hour", seed=2)
-    steps = medley_run(cfg, scratch / "hour")
-    shutil.rmtree(scratch / "hour")
-    return {"history_lines": history, "hour_lines": new, "steps": steps}
+    if done is None or done["users"] != users:
+        start = hour - timedelta(days=history_days)
+        history = generate(cfg, users, start.isoformat(), hour.isoformat(), scratch / "history")
+        print(f"  history: {history:,} lines over {history_days} days ...", flush=True)
+        medley_run(cfg, scratch / "history")
+        shutil.rmtree(scratch / "history")
+        done = {"users": users, "history_lines": history, "hours": 0}
+    out = []
+    for _ in range(hours):
+        start = hour + timedelta(hours=done["hours"])
+        new = generate(cfg, users, start.isoformat(), (start + timedelta(hours=1)).isoformat(), scratch / "hour",
+                       seed=2 + done["hours"])
+        cpu: dict[str, float] = {}
+        steps = medley_run(cfg, scratch / "hour", cpu)
+        shutil.rmtree(scratch / "hour")
+        done["hours"] += 1
+        kept.write_text(json.dumps(done))
+        out.append({"history_lines": done["history_lines"], "hour": start.isoformat(), "hour_lines": new,
+                    "steps": steps, "cpu": cpu})
+        print(f"  hour {start:%Y-%m-%d %H}:00, {new} lines: {sum(steps.values()):.1f} s, "
+              f"{sum(cpu.values()):.1f} CPU s", flush=True)
+    return out
 
 
 def _cores(cfg) -> int:
@@ -169,12 +196,16 @@ def main() -> None:
                    help="landed lines per throughput run (default 1M and 10M)")
     p.add_argument("--history-days", type=int, nargs="*", default=[1, 30])
     p.add_argument("--history-users", type=int, default=3000)
+    p.add_argument("--hours", type=int, default=1, help="new hours run one after the other after each history")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the instance's data, and reuse the history an earlier --keep run built")
     p.add_argument("--dir", type=Path, default=None, help="scratch directory (default: system temp)")
     a = p.parse_args()
 
     from medley import services
 
-    shutil.rmtree(BENCH_HOME, ignore_errors=True)
+    if not a.keep:
+        shutil.rmtree(BENCH_HOME, ignore_errors=True)
     cfg = instance("bench")
     services.up(cfg, only=["minio"], quiet=True)
     try:
@@ -186,7 +217,7 @@ def main() -> None:
             increments = []
             for days in a.history_days:
                 print(f"incremental hour after {days} days:", flush=True)
-                increments.append((days, incremental(days, a.history_users, Path(tmp))))
+                increments += [(days, r) for r in incremental(days, a.history_users, Path(tmp), a.hours)]
     finally:
         services.down(cfg, only=["minio"])
     report(rows, increments, _cores(cfg))
@@ -217,12 +248,12 @@ def report(rows: list[dict], increments: list[tuple[int, dict]], cores: int) -> 
                           f"{r['duckdb']:.1f}", f"{r['lines'] / r['duckdb']:,.0f}",
                           f"{c['total'] / r['duckdb']:.0f}x", same]))
     if increments:
-        print("\none new hour after a history")
-        print(f"history days | history lines | hour lines | {secs}")
+        print("\none new hour after a history: wall seconds (CPU seconds of Python + the Spark JVM)")
+        print(f"history days | history lines | hour | hour lines | {secs}")
         for days, r in increments:
-            c = _by_column(r["steps"])
-            print(" | ".join([str(days), f"{r['history_lines']:,}", f"{r['hour_lines']:,}",
-                              *(f"{v:.0f}" for v in c.values())]))
+            c, cpu = _by_column(r["steps"]), _by_column(r["cpu"])
+            print(" | ".join([str(days), f"{r['history_lines']:,}", r["hour"][:13], f"{r['hour_lines']:,}",
+                              *(f"{v:.0f} ({cpu[k]:.0f})" for k, v in c.items())]))
 
 
 if __name__ == "__main__":

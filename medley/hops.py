@@ -44,6 +44,24 @@ class RunReport:
     gates: list[GateResult] = field(default_factory=list)
     reconciliation: list[dict] = field(default_factory=list)
     druid_rows: dict[str, int] = field(default_factory=dict)
+    # step -> CPU seconds of this process and its local Spark JVM (bench/bench_pipeline.py): on a
+    # loaded machine a less noisy measure than the wall time in `steps`
+    cpu: dict[str, float] = field(default_factory=dict)
+
+
+def cpu_seconds() -> float:
+    """CPU seconds used so far by this process and by its Spark JVM, if it runs one locally."""
+    from pyspark import SparkContext
+
+    total = time.process_time()
+    jvm = getattr(getattr(SparkContext._active_spark_context, "_gateway", None), "proc", None)
+    if jvm is not None:
+        try:
+            fields = open(f"/proc/{jvm.pid}/stat").read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")   # utime + stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
 
 
 class Step:
@@ -55,13 +73,14 @@ class Step:
         self.cfg, self.report, self.name, self.note = cfg, report, name, ""
 
     def __enter__(self):
-        self.start = time.monotonic()
+        self.start, self.cpu = time.monotonic(), cpu_seconds()
         say(f"-> {self.name} ...")
         return self
 
     def __exit__(self, kind, err, _tb):
         seconds = time.monotonic() - self.start
         self.report.steps.append((self.name, seconds, "FAILED" if kind else self.note))
+        self.report.cpu[self.name] = self.report.cpu.get(self.name, 0.0) + cpu_seconds() - self.cpu
         say(f"   {self.name}: {'FAILED' if kind else 'ok'} ({seconds:.1f}s) {self.note}")
         if isinstance(err, Exception) and not isinstance(err, MedleyError):
             clear = (out_of_memory(self.cfg, self.name, err) or out_of_disk(self.cfg, self.name, err)
