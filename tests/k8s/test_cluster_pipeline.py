@@ -47,7 +47,7 @@ pytestmark = [pytest.mark.k8s, pytest.mark.slow, pytest.mark.timeout(3600)]
 NAMESPACE = "medley-cluster"
 RELEASE = "medley"
 CORE_CHART = Path(__file__).resolve().parents[2] / "helm" / "medley-core"
-APP_IMAGES = ("medley/spark", "medley/minio")
+APP_IMAGES = ("medley/spark", "medley/minio", "medley/druid", "medley/zookeeper")
 DAY = "2026-11-07"
 WORKER_SA = "medley-airflow-worker"
 
@@ -68,7 +68,7 @@ def on_node():
     cluster = node.start()
     try:
         _import_images(node, [images.archive(cfg, images.image(name)) for name in APP_IMAGES])
-        print(f"node up with the Spark and MinIO images: {time.monotonic() - started:.1f} s")
+        print(f"node up with the Spark, MinIO, Druid and ZooKeeper images: {time.monotonic() - started:.1f} s")
         yield cluster
     finally:
         node.stop()
@@ -92,12 +92,19 @@ def kubectl(cluster, *args: str, check: bool = True) -> subprocess.CompletedProc
 
 
 @pytest.fixture(scope="module")
-def release(on_node, tmp_path_factory):
-    """medley-core installed with the laptop-sized values for this node; yields the values."""
-    cfg = config.load()
+def helm(on_node, tmp_path_factory):
+    """Helm against the node, with its own config/cache/data directories."""
+    binary = ensure(config.load(), "helm")
     helm_home = tmp_path_factory.mktemp("helm-home")
     env = on_node.env() | {f"HELM_{k}_HOME": str(helm_home / k.lower()) for k in ("CONFIG", "CACHE", "DATA")}
+    return lambda *args: subprocess.run([str(binary), *args], env=env, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def release(on_node, helm, tmp_path_factory):
+    """medley-core installed with the laptop-sized values for this node; yields the values file."""
     spark, minio = images.image("medley/spark"), images.image("medley/minio")
+    druid_image, zookeeper = images.image("medley/druid"), images.image("medley/zookeeper")
     values = {
         "fullnameOverride": RELEASE,
         "objectStore": {"minio": {"image": {"repository": minio.repository, "tag": minio.tag, "pullPolicy": "Never"},
@@ -108,20 +115,24 @@ def release(on_node, tmp_path_factory):
         "medley": {"spark": {"shuffle_partitions": 2}},
         # EventSim's own workload lands through Fluent Bit, which has no image here; the test lands.
         "eventsim": {"enabled": False},
+        # the laptop profile's Druid: Medley's single pod (ZooKeeper + five Druid processes)
+        "druid": {"bundled": {
+            "enabled": True, "storageSize": "1Gi", "segmentCacheSize": "512MiB",
+            "image": {"repository": druid_image.repository, "tag": druid_image.tag, "pullPolicy": "Never"},
+            "zookeeper": {"image": {"repository": zookeeper.repository, "tag": zookeeper.tag, "pullPolicy": "Never"}}}},
     }
     values_file = tmp_path_factory.mktemp("values") / "node.yaml"
     values_file.write_text(yaml.safe_dump(values))
     on_node.kubectl("create", "namespace", NAMESPACE)
     on_node.kubectl("label", "namespace", NAMESPACE, "pod-security.kubernetes.io/enforce=restricted")
     started = time.monotonic()
-    installed = subprocess.run([str(ensure(cfg, "helm")), "install", RELEASE, str(CORE_CHART), "-n", NAMESPACE,
-                                "-f", str(values_file), "--wait", "--wait-for-jobs", "--timeout", "600s"],
-                               env=env, capture_output=True, text=True)
+    installed = helm("install", RELEASE, str(CORE_CHART), "-n", NAMESPACE, "-f", str(values_file),
+                     "--wait", "--wait-for-jobs", "--timeout", "1200s")
     print(f"helm install --wait --wait-for-jobs: {time.monotonic() - started:.1f} s")
     if installed.returncode != 0:
         described = kubectl(on_node, "describe", "pods", check=False).stdout
         raise AssertionError(f"helm install failed: {installed.stderr.strip()}\n{described[-4000:]}")
-    yield values
+    yield values_file
 
 
 def test_minio_and_the_bucket_job_run_as_restricted_pods(on_node, release):
@@ -242,3 +253,149 @@ def test_the_delta_tables_hold_exactly_the_input(minio, landed):
         assert count("gold.fact_listen") == landed["listen_events"]
     finally:
         spark.stop()
+
+
+def test_the_bundled_druid_runs_as_one_restricted_pod(on_node, release):
+    (pod,) = json.loads(kubectl(on_node, "get", "pods", "-l", "app.kubernetes.io/component=druid",
+                                "-o", "json").stdout)["items"]
+    assert pod["status"]["phase"] == "Running"
+    ready = {c["name"]: c["ready"] for c in pod["status"]["containerStatuses"]}
+    assert ready == dict.fromkeys(["zookeeper", "coordinator", "broker", "historical", "middlemanager", "router"], True)
+    assert pod["spec"]["securityContext"]["runAsUser"] == 1000
+    claim = kubectl(on_node, "get", "pvc", f"data-{RELEASE}-druid-0", "-o", "jsonpath={.status.phase}").stdout
+    assert claim == "Bound"
+
+
+def test_the_druid_hop_runs_as_a_pod_and_ingests_gold(on_node, release, landed, worker_env):
+    """After gold, as the Airflow task runs it: one pod from the chart's Job template druid.yaml
+    (a local Spark exports gold; Druid's peons read the exports from MinIO), the router reached
+    through medley.yaml's services.druid.url (the bundled router Service)."""
+    watch = PodWatch(on_node, "druid")
+    watch.start()
+    lines: list[str] = []
+    started = time.monotonic()
+    try:
+        orchestration.run_job("medley.jobs", ["druid"], worker_env, log=lines.append)
+    except Exception as err:
+        druid_log = kubectl(on_node, "logs", f"{RELEASE}-druid-0", "-c", "middlemanager", "--tail", "80",
+                            check=False).stdout
+        raise AssertionError(f"druid failed: {err}\n" + "\n".join(lines[-80:]) + "\n--- middleManager\n"
+                             + druid_log) from err
+    finally:
+        watch.done.set()
+        watch.join()
+    print(f"druid on the node: {time.monotonic() - started:.1f} s")
+    job_image = f"{images.image('medley/spark').repository}:{images.image('medley/spark').tag}"
+    # one plain pod (no spark-submit, no driver or executors), in the job image
+    assert [image for _, image, _ in watch.seen.values()] == [job_image], watch.seen
+    # the hop's summary: the rows each datasource serves, counted through the router
+    served = [line.split() for line in lines if line.strip().startswith("fact_listen ")]
+    assert [int(row[-1]) for row in served] == [landed["listen_events"]], "\n".join(lines[-60:])
+
+
+@pytest.fixture(scope="module")
+def druid_cfg(on_node, release, minio):
+    """medley.yaml's view of the bundled Druid through a port-forward to its router Service."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    forward = subprocess.Popen([str(on_node.bin_dir / "kubectl"), "-n", NAMESPACE, "port-forward",
+                                f"svc/{RELEASE}-druid-router", f"{port}:8888"], env=on_node.env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        first = forward.stdout.readline()
+        assert first.startswith("Forwarding from"), first
+        yield config.load({**minio.env, "MEDLEY_SERVICES__DRUID__URL": f"http://127.0.0.1:{port}"})
+    finally:
+        forward.terminate()
+        forward.wait(10)
+
+
+def test_druid_sql_answers_what_the_input_files_say(druid_cfg, landed):
+    from medley import druid
+
+    listens = landed["listen_events"]
+    total = druid.sql(druid_cfg, 'SELECT SUM(listen_count) AS n FROM "agg_listens_hourly"')[0]["n"]
+    assert total == listens
+    assert druid.sql(druid_cfg, 'SELECT COUNT(*) AS n FROM "fact_listen"')[0]["n"] == listens
+    per_day = druid.sql(druid_cfg, "SELECT TIME_FORMAT(TIME_FLOOR(__time, 'P1D'), 'yyyy-MM-dd') AS d, COUNT(*) AS n "
+                                   'FROM "fact_listen" GROUP BY 1')
+    assert {r["d"]: r["n"] for r in per_day} == {DAY: listens}
+
+
+def test_no_pod_crash_loops_and_medleys_pods_ran(on_node):
+    listed = on_node.kubectl("get", "pods", "-A", "-o", "wide").stdout
+    print(listed)
+    pods = json.loads(on_node.kubectl("get", "pods", "-A", "-o", "json").stdout)["items"]
+    for pod in pods:
+        name = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+        for c in pod["status"].get("containerStatuses", []):
+            assert (c["state"].get("waiting") or {}).get("reason") != "CrashLoopBackOff", name
+        if pod["metadata"]["namespace"] == NAMESPACE:
+            assert pod["status"]["phase"] in ("Running", "Succeeded"), name
+    # the long-running services never restarted (the bucket Job may: restartPolicy OnFailure retries
+    # until MinIO answers)
+    for service in ("minio", "druid"):
+        (pod,) = [p for p in pods if p["metadata"]["namespace"] == NAMESPACE
+                  and p["metadata"]["labels"].get("app.kubernetes.io/component") == service]
+        assert {c["name"]: c["restartCount"] for c in pod["status"]["containerStatuses"]} == \
+            {c["name"]: 0 for c in pod["status"]["containerStatuses"]}, service
+
+
+def test_helm_test_finds_a_landed_object_in_druid(helm, release, druid_cfg):
+    """The chart's `helm test` hook (templates/tests/smoke-test.yaml): the first listen of the first
+    landed object is one row of Druid's fact_listen."""
+    tested = helm("test", RELEASE, "-n", NAMESPACE, "--logs", "--timeout", "600s")
+    print(tested.stdout[-2000:])
+    assert tested.returncode == 0, tested.stdout[-3000:] + tested.stderr[-3000:]
+    assert "is 1 row(s) of fact_listen at http://medley-druid-router:8888" in tested.stdout
+
+
+def _live_config(cluster) -> dict:
+    cm = json.loads(kubectl(cluster, "get", "configmap", f"{RELEASE}-config", "-o", "json").stdout)
+    return yaml.safe_load(cm["data"]["medley.yaml"])
+
+
+def _labelled(cluster) -> set[str]:
+    """Every object of any listable kind in the namespace labelled with the release, plus Helm's
+    release records."""
+    kinds = cluster.kubectl("api-resources", "--verbs=list", "--namespaced=true", "-o", "name").stdout.split()
+    found = set(kubectl(cluster, "get", ",".join(kinds), "-l", f"app.kubernetes.io/instance={RELEASE}",
+                        "-o", "name", "--ignore-not-found").stdout.split())
+    return found | set(kubectl(cluster, "get", "secrets", "-l", f"owner=helm,name={RELEASE}", "-o", "name").stdout.split())
+
+
+def test_upgrade_rollback_and_uninstall_leave_only_the_documented_volumes(on_node, helm, release):
+    """Last: helm upgrade with a changed value (live in medley.yaml, the S3 keys kept, Druid not
+    restarted), helm rollback to the install's value, then helm uninstall leaves the S3 Secret
+    (resource-policy keep) and the MinIO and Druid volumes (docs/kubernetes.md), nothing else."""
+    druid_uid = kubectl(on_node, "get", "pod", f"{RELEASE}-druid-0", "-o", "jsonpath={.metadata.uid}").stdout
+    keys = kubectl(on_node, "get", "secret", f"{RELEASE}-s3", "-o", "jsonpath={.data}").stdout
+    assert _live_config(on_node)["spark"]["shuffle_partitions"] == 2
+    started = time.monotonic()
+    upgraded = helm("upgrade", RELEASE, str(CORE_CHART), "-n", NAMESPACE, "-f", str(release),
+                    "--set", "medley.spark.shuffle_partitions=3", "--wait", "--wait-for-jobs", "--timeout", "600s")
+    assert upgraded.returncode == 0, upgraded.stderr
+    print(f"helm upgrade --wait: {time.monotonic() - started:.1f} s")
+    assert _live_config(on_node)["spark"]["shuffle_partitions"] == 3
+    assert kubectl(on_node, "get", "secret", f"{RELEASE}-s3", "-o", "jsonpath={.data}").stdout == keys
+
+    rolled = helm("rollback", RELEASE, "1", "-n", NAMESPACE, "--wait", "--timeout", "600s")
+    assert rolled.returncode == 0, rolled.stderr
+    status = json.loads(helm("status", RELEASE, "-n", NAMESPACE, "-o", "json").stdout)
+    assert (status["info"]["status"], status["version"]) == ("deployed", 3)
+    assert _live_config(on_node)["spark"]["shuffle_partitions"] == 2
+    assert kubectl(on_node, "get", "pod", f"{RELEASE}-druid-0", "-o", "jsonpath={.metadata.uid}").stdout == druid_uid
+
+    started = time.monotonic()
+    removed = helm("uninstall", RELEASE, "-n", NAMESPACE, "--wait", "--timeout", "300s")
+    assert removed.returncode == 0, removed.stderr
+    print(f"helm uninstall --wait: {time.monotonic() - started:.1f} s")
+    kept = {f"secret/{RELEASE}-s3", f"persistentvolumeclaim/data-{RELEASE}-minio-0",
+            f"persistentvolumeclaim/data-{RELEASE}-druid-0"}
+    deadline = time.monotonic() + 120      # the controllers' pods go by garbage collection
+    while (left := _labelled(on_node)) != kept and time.monotonic() < deadline:
+        time.sleep(2)
+    assert left == kept
+    pods = kubectl(on_node, "get", "pods", "-o", "name").stdout.split()
+    assert pods == []
