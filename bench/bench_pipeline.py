@@ -180,7 +180,8 @@ def incremental(history_days: int, users: int, scratch: Path, hours: int = 1) ->
         out.append({"history_lines": done["history_lines"], "hour": start.isoformat(), "hour_lines": new,
                     "steps": steps, "cpu": cpu})
         print(f"  hour {start:%Y-%m-%d %H}:00, {new} lines: {sum(steps.values()):.1f} s, "
-              f"{sum(cpu.values()):.1f} CPU s", flush=True)
+              f"{sum(cpu.values()):.1f} CPU s; " + ", ".join(
+                  f"{k} {v:.1f} s ({cpu.get(k, 0):.1f})" for k, v in steps.items()), flush=True)
     return out
 
 
