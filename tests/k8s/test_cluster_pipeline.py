@@ -1,25 +1,29 @@
-"""Medley's own chart (helm/medley-core) on a real single-node cluster (`medley k8s up --node`),
-and the Spark hops running on Kubernetes for real.
+"""Medley's own chart (helm/medley-core) with the laptop profile's Druid on a real single-node
+cluster (`medley k8s up --node`), and the pipeline's hops running on Kubernetes for real.
 
 - `helm install --wait --wait-for-jobs` of medley-core alone, with the images built here
   (`medley bootstrap images`, pull policy Never), into a namespace that enforces PodSecurity
-  `restricted`: the bundled MinIO and the bucket Job run, so the API server admitted them as
-  non-root, capability-free pods and they worked that way.
+  `restricted`: the bundled MinIO, the bucket Job and the bundled Druid (one pod: ZooKeeper and
+  five Druid processes) run, so the API server admitted them as non-root, capability-free pods
+  and they worked that way.
 - A small EventSim input is landed into that MinIO through a port-forward, by the landing contract
   (medley/land.py), as the EventSim workload would.
 - bronze, silver and gold run exactly as an Airflow task runs them (orchestration.run_job with
   orchestration.runner: kubernetes, as the Airflow worker's service account, from the chart's
   job templates): a spark-submit pod submits the hop with Spark's own Kubernetes scheduler in
-  cluster mode; the driver and executor pods run in Medley's Spark image.
-- The Delta tables, read back through the port-forward with a local Spark, hold exactly the
-  input's lines.
+  cluster mode; the driver and executor pods run in Medley's Spark image. The Delta tables, read
+  back through the port-forward with a local Spark, hold exactly the input's lines.
+- The druid hop runs the same way, as one pod from the chart's Job template, and Druid SQL through
+  a port-forward to the router Service answers the input's counts.
+- `kubectl get pods -A` shows no crash loop; `helm test` finds a landed listen in Druid; then
+  helm upgrade, rollback and uninstall, which leaves only the S3 Secret and the two volumes.
 
-Slow (6 min 19 s at load 7-12 with the images already imported; the first run imports the 2.3 GB
-Spark archive into the node's containerd, 92 s): `medley test` runs it only with MEDLEY_TEST_SLOW=1.
-Needs root, the node's binaries (`medley bootstrap node`) and the images (`medley bootstrap
-images`). The node's home is MEDLEY_TEST_HOME/node: its images stay imported between runs, its etcd
-and volumes are removed before each run, and the node is torn down at the end. Only one node can
-run per machine: the test fails at once if one is up.
+Slow (15 min 54 s at load 6-36 with the images imported; docs/kubernetes.md, "Tested here on a
+real node"): `medley test` runs it only with MEDLEY_TEST_SLOW=1. Needs root, the node's binaries
+(`medley bootstrap node`) and the images (`medley bootstrap images`). The node's home is
+MEDLEY_TEST_HOME/node: its images stay imported between runs, its etcd and volumes are removed
+before each run, and the node is torn down at the end. Only one node can run per machine: the test
+fails at once if one is up. The tests share the module's fixtures and run in file order.
 """
 
 from __future__ import annotations
