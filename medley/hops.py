@@ -17,6 +17,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from pyspark.sql import DataFrame, SparkSession
@@ -57,7 +58,7 @@ def cpu_seconds() -> float:
     jvm = getattr(getattr(SparkContext._active_spark_context, "_gateway", None), "proc", None)
     if jvm is not None:
         try:
-            fields = open(f"/proc/{jvm.pid}/stat").read().rsplit(")", 1)[1].split()
+            fields = Path(f"/proc/{jvm.pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")   # utime + stime
         except (OSError, IndexError, ValueError):
             pass
