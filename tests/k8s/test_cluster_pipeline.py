@@ -36,7 +36,9 @@ import socket
 import subprocess
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import yaml
@@ -156,18 +158,25 @@ def minio(on_node, release):
     """medley.yaml's view of the bundled MinIO through a port-forward, with the release's keys."""
     secret = json.loads(kubectl(on_node, "get", "secret", f"{RELEASE}-s3", "-o", "json").stdout)["data"]
     keys = {k: base64.b64decode(secret[k]).decode() for k in ("access-key", "secret-key")}
+    with port_forward(on_node, f"{RELEASE}-minio", 9000) as port:
+        yield config.load({**instance_env(), "MEDLEY_STORAGE__ENDPOINT": f"http://127.0.0.1:{port}",
+                           "MEDLEY_STORAGE__BUCKET": "medley", "MEDLEY_S3_ACCESS_KEY": keys["access-key"],
+                           "MEDLEY_S3_SECRET_KEY": keys["secret-key"]})
+
+
+@contextmanager
+def port_forward(cluster, service: str, service_port: int) -> Iterator[int]:
+    """`kubectl port-forward` to a Service of the release's namespace; yields the local port."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    forward = subprocess.Popen([str(on_node.bin_dir / "kubectl"), "-n", NAMESPACE, "port-forward",
-                                f"svc/{RELEASE}-minio", f"{port}:9000"], env=on_node.env(),
+    forward = subprocess.Popen([str(cluster.bin_dir / "kubectl"), "-n", NAMESPACE, "port-forward",
+                                f"svc/{service}", f"{port}:{service_port}"], env=cluster.env(),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         first = forward.stdout.readline()
         assert first.startswith("Forwarding from"), first
-        yield config.load({**instance_env(), "MEDLEY_STORAGE__ENDPOINT": f"http://127.0.0.1:{port}",
-                           "MEDLEY_STORAGE__BUCKET": "medley", "MEDLEY_S3_ACCESS_KEY": keys["access-key"],
-                           "MEDLEY_S3_SECRET_KEY": keys["secret-key"]})
+        yield port
     finally:
         forward.terminate()
         forward.wait(10)
@@ -300,19 +309,8 @@ def test_the_druid_hop_runs_as_a_pod_and_ingests_gold(on_node, release, landed, 
 @pytest.fixture(scope="module")
 def druid_cfg(on_node, release, minio):
     """medley.yaml's view of the bundled Druid through a port-forward to its router Service."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    forward = subprocess.Popen([str(on_node.bin_dir / "kubectl"), "-n", NAMESPACE, "port-forward",
-                                f"svc/{RELEASE}-druid-router", f"{port}:8888"], env=on_node.env(),
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        first = forward.stdout.readline()
-        assert first.startswith("Forwarding from"), first
+    with port_forward(on_node, f"{RELEASE}-druid-router", 8888) as port:
         yield config.load({**minio.env, "MEDLEY_SERVICES__DRUID__URL": f"http://127.0.0.1:{port}"})
-    finally:
-        forward.terminate()
-        forward.wait(10)
 
 
 def test_druid_sql_answers_what_the_input_files_say(druid_cfg, landed):
