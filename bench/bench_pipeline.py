@@ -10,7 +10,8 @@ the generator writes one day of viirya stream files (users scaled to the wanted 
 Medley lands them in MinIO and runs bronze -> silver -> gold with every gate; DuckDB (threads =
 Spark's cores) reads the same files, types and de-duplicates all four streams on the event key,
 and aggregates listens by hour x song x artist x state. Both results are compared, so a fast but
-wrong run shows. Incremental: after the history has gone through, one more hour is generated,
+wrong run shows. The peak resident memory of the local stack (this process, the Spark JVM, MinIO)
+during Medley's run is sampled every second. Incremental: after the history has gone through, one more hour is generated,
 landed and run, and that run's steps are timed (wall seconds, and the CPU seconds of the Python
 process and its Spark JVM, the figure to compare on a loaded machine). `--hours N` runs N new
 hours one after the other; `--keep` keeps the instance's data and reuses a history built by an
@@ -27,6 +28,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -76,6 +78,50 @@ def generate(cfg, users: int, start: str, end: str, out: Path, seed: int = 1) ->
 
     summary = engine.to_files(cfg, options(users, start, end, seed), out)
     return sum(summary["lines"].values())
+
+
+class PeakRss:
+    """Peak resident memory of the local stack while a run lasts, sampled every second: this
+    process, every process it started (the Spark JVM) and the instance's services (MinIO)."""
+
+    def __init__(self, cfg):
+        self.pidfiles = list((cfg.state_dir / "run").glob("*.pid"))
+        self.peak, self._stop = 0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while True:
+            self.peak = max(self.peak, self.now())
+            if self._stop.wait(1.0):
+                return
+
+    def now(self) -> int:
+        """Bytes resident now in this process tree and the services."""
+        roots = {os.getpid()} | {int(f.read_text()) for f in self.pidfiles if f.exists()}
+        parents: dict[int, int] = {}
+        rss: dict[int, int] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                pid = int(stat.parent.name)
+                parents[pid] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+                rss[pid] = int((stat.parent / "statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            except (OSError, IndexError, ValueError):
+                continue
+        ours = set(roots)
+        grew = True
+        while grew:     # add children until none is left out
+            more = {pid for pid, parent in parents.items() if parent in ours} - ours
+            ours |= more
+            grew = bool(more)
+        return sum(rss.get(pid, 0) for pid in ours)
 
 
 def medley_run(cfg, input_dir: Path, cpu: dict | None = None) -> dict[str, float]:
@@ -142,13 +188,15 @@ def throughput(target: int, scratch: Path, probe_users: int = 20_000) -> dict:
     users = max(1, round(target * probe_users / probe))
     out = scratch / f"events-{target}"
     lines = generate(cfg, users, f"{DAY}T00:00:00", NEXT_DAY, out)
-    print(f"  {lines:,} lines from {users:,} users; Medley ...", flush=True)
-    steps = medley_run(cfg, out)
+    print(f"  {lines:,} lines from {users:,} users; Medley "
+          f"(spark.driver_memory {cfg.get('spark.driver_memory')}) ...", flush=True)
+    with PeakRss(cfg) as memory:
+        steps = medley_run(cfg, out)
     medley_result = medley_listens(session(cfg), cfg)
     print("  DuckDB ...", flush=True)
     duck_seconds, duck_result = duckdb_run(out, threads=_cores(cfg))
     shutil.rmtree(out)
-    return {"lines": lines, "users": users, "steps": steps, "duckdb": duck_seconds,
+    return {"lines": lines, "users": users, "steps": steps, "duckdb": duck_seconds, "peak_rss": memory.peak,
             "same": medley_result == duck_result, "medley_result": medley_result, "duck_result": duck_result}
 
 
@@ -207,6 +255,9 @@ def main() -> None:
 
     if not a.keep:
         shutil.rmtree(BENCH_HOME, ignore_errors=True)
+    for target in a.events:   # a throughput run starts from an empty bucket, with --keep too
+        for path in (f"bench-{target}", f".minio.sys/buckets/bench-{target}"):
+            shutil.rmtree(BENCH_HOME / "data" / "minio" / path, ignore_errors=True)
     cfg = instance("bench")
     services.up(cfg, only=["minio"], quiet=True)
     try:
@@ -241,13 +292,14 @@ def _by_column(steps: dict[str, float]) -> dict[str, float]:
 def report(rows: list[dict], increments: list[tuple[int, dict]], cores: int) -> None:
     secs = " | ".join(f"{c} s" for c in (*STEP_COLUMNS, "total"))
     print(f"\nlanding -> gold on {cores} cores (Spark local[{cores}], DuckDB threads={cores})")
-    print(f"lines | {secs} | lines/s | DuckDB s | DuckDB lines/s | Medley/DuckDB time | same result")
+    print(f"lines | {secs} | lines/s | DuckDB s | DuckDB lines/s | Medley/DuckDB time | same result"
+          " | Medley peak RSS GB (Python, Spark JVM, MinIO)")
     for r in rows:
         c = _by_column(r["steps"])
         same = "yes" if r["same"] else f"NO: {r['medley_result']} vs {r['duck_result']}"
         print(" | ".join([f"{r['lines']:,}", *(f"{v:.0f}" for v in c.values()), f"{r['lines'] / c['total']:,.0f}",
                           f"{r['duckdb']:.1f}", f"{r['lines'] / r['duckdb']:,.0f}",
-                          f"{c['total'] / r['duckdb']:.0f}x", same]))
+                          f"{c['total'] / r['duckdb']:.0f}x", same, f"{r['peak_rss'] / 2**30:.1f}"]))
     if increments:
         print("\none new hour after a history: wall seconds (CPU seconds of Python + the Spark JVM)")
         print(f"history days | history lines | hour | hour lines | {secs}")
