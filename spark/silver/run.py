@@ -93,6 +93,14 @@ def deduplicate(good: DataFrame) -> tuple[DataFrame, DataFrame]:
     return ranked.where(F.col("delivery") == 1), ranked.where(F.col("delivery") > 1)
 
 
+def good_rows(parsed: list[DataFrame], event_dates: list[str]) -> DataFrame:
+    """The rows of the event dates that passed every rule, from parsed rows of several landing dates.
+    Each part is filtered before the union: only this way round does Spark find a cached part
+    inside the plan (filtering the union parsed the cached landing dates again)."""
+    wanted = F.col("quarantine_reason").isNull() & F.col("event_date").isin(event_dates)
+    return _union_all([frame.where(wanted) for frame in parsed])
+
+
 def to_duplicates(dupes: DataFrame) -> DataFrame:
     return DUPLICATES.conform(dupes)
 
@@ -151,8 +159,7 @@ def run(spark: SparkSession, cfg: Config, landing_dates: set[str],
         # event date d is rebuilt from landing dates d-1..d+1: the changed ones are parsed already
         others = sorted(_days_around(set(result.event_dates)) - set(result.landing_dates))
         parsed_others = parse_all(bronze.where(F.col("event_date").isin(others))) if others else {}
-        good = _cached({table: _union_all([parsed, *([parsed_others[table]] if others else [])])
-                        .where(F.col("quarantine_reason").isNull() & F.col("event_date").isin(result.event_dates))
+        good = _cached({table: good_rows([parsed, *([parsed_others[table]] if others else [])], result.event_dates)
                         for table, parsed in parsed_changed.items()})
         duplicates = []
         for table, rows in good.items():
