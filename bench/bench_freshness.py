@@ -3,7 +3,7 @@ as `medley run --every 2m` beside the generator.
 
     ~/.cache/medley/venvs/pipeline/bin/python bench/bench_freshness.py [--cycles 10] [--every 2m] [--users 20000]
 
-Runs on its own instance (ports +35000, data under ~/.local/share/medley-bench-fresh, bucket
+Runs on its own instance (ports +22000, data under ~/.local/share/medley-bench-fresh, bucket
 bench-freshness, emptied first) with MinIO, ZooKeeper and Druid only, so a running demo or test
 instance is never touched.
 
@@ -44,7 +44,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from medley import REPO_ROOT  # noqa: E402
 
 BENCH_HOME = Path(os.environ.get("MEDLEY_BENCH_HOME", "~/.local/share/medley-bench-fresh")).expanduser()
-PORT_OFFSET = 35000
+# every port below Linux's ephemeral range (32768-60999): there, an outgoing connection can hold a
+# Druid task's port when the peon binds it (a freshness cycle failed so with +35000)
+PORT_OFFSET = 22000
 BUCKET = "bench-freshness"
 POLL_S = 5.0
 SERVICES = ["minio", "zookeeper", "druid"]
