@@ -44,9 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from medley import REPO_ROOT  # noqa: E402
 
 BENCH_HOME = Path(os.environ.get("MEDLEY_BENCH_HOME", "~/.local/share/medley-bench-fresh")).expanduser()
-# every port below Linux's ephemeral range (32768-60999): there, an outgoing connection can hold a
-# Druid task's port when the peon binds it (a freshness cycle failed so with +35000)
-PORT_OFFSET = 22000
+PORT_OFFSET = 22000      # every port stays below 32768 (config.instance_env)
 BUCKET = "bench-freshness"
 POLL_S = 5.0
 SERVICES = ["minio", "zookeeper", "druid"]
@@ -55,15 +53,8 @@ SERVICES = ["minio", "zookeeper", "druid"]
 def instance_env() -> dict[str, str]:
     from medley import config
 
-    defaults = config.load({"MEDLEY_CONFIG": str(REPO_ROOT / "medley.yaml")})
-    env = {f"MEDLEY_SERVICES__{svc.upper()}__{key.upper()}": str(value + PORT_OFFSET)
-           for svc, keys in defaults.get("services").items() for key, value in keys.items()
-           if key.endswith(("port", "port_start"))}
-    env.update({"MEDLEY_PATHS__DATA_DIR": str(BENCH_HOME / "data"),
-                "MEDLEY_PATHS__STATE_DIR": str(BENCH_HOME / "state"),
-                "MEDLEY_STORAGE__ENDPOINT": f"http://127.0.0.1:{defaults.port('minio') + PORT_OFFSET}",
-                "MEDLEY_STORAGE__BUCKET": BUCKET,
-                "MEDLEY_CONFIG": str(REPO_ROOT / "medley.yaml")})
+    env = {**config.instance_env(BENCH_HOME, PORT_OFFSET), "MEDLEY_STORAGE__BUCKET": BUCKET,
+           "MEDLEY_CONFIG": str(REPO_ROOT / "medley.yaml")}
     return {**os.environ, **env, "MEDLEY_NO_VENV": "1", "PYTHONPATH": str(REPO_ROOT)}
 
 

@@ -39,9 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from medley import REPO_ROOT  # noqa: E402
 
 BENCH_HOME = Path(os.environ.get("MEDLEY_BENCH_HOME", "~/.local/share/medley-bench-serving")).expanduser()
-# every port below Linux's ephemeral range (32768-60999): there, an outgoing connection can hold a
-# Druid task's port when the peon binds it (a freshness cycle failed so with +35000)
-PORT_OFFSET = 23000
+PORT_OFFSET = 23000      # every port stays below 32768 (config.instance_env)
 FIRST_DAY, DAYS = "2026-10-01", 30
 USERS = 12_000   # below the theta sketches' 16,384: distinct counts from them are exact
 GENERATOR_REFERENCE = REPO_ROOT / "medley" / "generator" / "reference"
@@ -85,14 +83,7 @@ def instance():
     """Configuration of the bench instance: every port of medley.yaml + PORT_OFFSET."""
     from medley import config
 
-    defaults = config.load({"MEDLEY_CONFIG": str(REPO_ROOT / "medley.yaml")})
-    env = {f"MEDLEY_SERVICES__{svc.upper()}__{key.upper()}": str(value + PORT_OFFSET)
-           for svc, keys in defaults.get("services").items() for key, value in keys.items()
-           if key.endswith(("port", "port_start"))}
-    env.update({"MEDLEY_PATHS__DATA_DIR": str(BENCH_HOME / "data"),
-                "MEDLEY_PATHS__STATE_DIR": str(BENCH_HOME / "state"),
-                "MEDLEY_STORAGE__ENDPOINT": f"http://127.0.0.1:{defaults.port('minio') + PORT_OFFSET}",
-                "MEDLEY_STORAGE__BUCKET": "bench-serving"})
+    env = {**config.instance_env(BENCH_HOME, PORT_OFFSET), "MEDLEY_STORAGE__BUCKET": "bench-serving"}
     os.environ.update(env)
     return config.load()
 

@@ -87,6 +87,19 @@ class Config:
         return self.secret("s3_secret_key")
 
 
+def instance_env(home: Path, port_offset: int) -> dict[str, str]:
+    """MEDLEY_ variables of a second instance beside the default one (tests, benches): data and
+    state under home, every port of medley.yaml moved by port_offset, the object store at the moved
+    MinIO port. Keep every moved port below 32768, out of Linux's ephemeral range (`medley up`
+    refuses one inside it)."""
+    defaults = load({"MEDLEY_CONFIG": str(REPO_ROOT / "medley.yaml")})
+    ports = {f"MEDLEY_SERVICES__{svc.upper()}__{key.upper()}": str(value + port_offset)
+             for svc, keys in defaults.get("services").items() for key, value in keys.items()
+             if key.endswith(("port", "port_start"))}
+    return {"MEDLEY_PATHS__DATA_DIR": str(home / "data"), "MEDLEY_PATHS__STATE_DIR": str(home / "state"),
+            "MEDLEY_STORAGE__ENDPOINT": f"http://127.0.0.1:{defaults.port('minio') + port_offset}", **ports}
+
+
 def load(env: Mapping[str, str] | None = None) -> Config:
     env = os.environ if env is None else env
     source = Path(env.get("MEDLEY_CONFIG", REPO_ROOT / "medley.yaml"))

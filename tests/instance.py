@@ -12,20 +12,8 @@ TEST_HOME = Path(os.environ.get("MEDLEY_TEST_HOME", "~/.local/share/medley-test"
 # Ports of the test instance: every port of medley.yaml + 10000, so tests and a running demo never
 # collide (MEDLEY_TEST_PORT_OFFSET and MEDLEY_TEST_HOME run a second test instance beside the first).
 PORT_OFFSET = int(os.environ.get("MEDLEY_TEST_PORT_OFFSET", "10000"))
-
-
-def _ports(services: dict) -> dict[str, str]:
-    return {f"MEDLEY_SERVICES__{svc.upper()}__{key.upper()}": str(value + PORT_OFFSET)
-            for svc, keys in services.items() for key, value in keys.items()
-            if key.endswith(("port", "port_start"))}
-
-
-_DEFAULTS = config.load({"MEDLEY_CONFIG": str(config.REPO_ROOT / "medley.yaml")})
 TEST_ENV = {
-    "MEDLEY_PATHS__DATA_DIR": str(TEST_HOME / "data"),
-    "MEDLEY_PATHS__STATE_DIR": str(TEST_HOME / "state"),
-    "MEDLEY_STORAGE__ENDPOINT": f"http://127.0.0.1:{_DEFAULTS.port('minio') + PORT_OFFSET}",
-    **_ports(_DEFAULTS.get("services")),
+    **config.instance_env(TEST_HOME, PORT_OFFSET),
     # tests use tiny inputs: few shuffle partitions keep each Spark job (and Delta commit) cheap
     "MEDLEY_SPARK__SHUFFLE_PARTITIONS": "2",
     "MEDLEY_SPARK__DRIVER_MEMORY": "2g",

@@ -39,6 +39,8 @@ class Service:
     timeout_s: int = 120
     url: str = ""          # shown to people by `status`
     prepare: Callable[[], None] | None = None   # one-off set-up before the first start
+    # other ports it listens on, by medley.yaml key (Derby's, the Druid task range's first and last)
+    other_ports: dict[str, int] = field(default_factory=dict)
 
 
 def http_ok(url: str, **kw) -> Callable[[], bool]:
@@ -88,6 +90,22 @@ def running_pid(cfg: Config, svc: Service) -> int | None:
         pidfile.unlink()
         return None
     return pid
+
+
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def check_ports(services: list[Service], ephemeral_range: Path = EPHEMERAL_RANGE) -> None:
+    """Refuse a port in Linux's ephemeral range (32768-60999 by default): an outgoing connection of
+    any process can hold it when the service starts, so the service fails some of the time (a Druid
+    peon could not bind a task port at 43100)."""
+    low, high = map(int, ephemeral_range.read_text().split())
+    clashes = [f"{svc.name} {key} {port}" for svc in services
+               for key, port in {"port": svc.port, **svc.other_ports}.items() if low <= port <= high]
+    if clashes:
+        raise PortInUse(f"{', '.join(clashes)}: inside the ephemeral port range {low}-{high} "
+                        f"({ephemeral_range}), where outgoing connections take ports",
+                        f"set the services.* ports in medley.yaml below {low} or above {high}")
 
 
 def start(cfg: Config, svc: Service) -> str:
@@ -157,12 +175,14 @@ def stop(cfg: Config, svc: Service, grace_s: float = 20) -> str:
 def up(cfg: Config, only: list[str] | None = None, quiet: bool = False) -> None:
     from medley.bootstrap import COMPONENTS, ensure
 
+    services = all_services(cfg, only)
+    check_ports(services)
     for mod in _modules(only):   # cached: seconds when nothing changed
         for name in COMPONENTS:   # a module's components: druid, and druid-console for its router
             if name == mod or name.startswith(f"{mod}-"):
                 ensure(cfg, name)
     rows = []
-    for svc in all_services(cfg, only):
+    for svc in services:
         t0 = time.monotonic()
         if not quiet:
             say(f"-> starting {svc.name} on port {svc.port} ...")

@@ -104,5 +104,15 @@ def services(cfg: Config) -> list[Service]:
             timeout_s=240,
             url=f"http://127.0.0.1:{port}" + (" (web console + SQL API)" if role == "router" else ""),
             prepare=_prepare(cfg),
+            other_ports=_other_ports(cfg, role),
         ))
     return found
+
+
+def _other_ports(cfg: Config, role: str) -> dict[str, int]:
+    if role == "coordinator":
+        return {"metadata_port": cfg.port("druid", "metadata_port")}
+    if role == "middleManager":
+        start = cfg.port("druid", "task_port_start")
+        return {"task_port_start": start, "task_port_end": start + TASK_SLOTS - 1}
+    return {}

@@ -19,4 +19,5 @@ def services(cfg: Config) -> list[Service]:
         health=http_ok(f"http://127.0.0.1:{port}/minio/health/live"),
         timeout_s=60,
         url=f"http://127.0.0.1:{console} (console)",
+        other_ports={"console_port": console},
     )]
