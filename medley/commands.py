@@ -224,10 +224,11 @@ def where_to_look(cfg: Config, show_secrets: bool = True) -> str:
 def test(cfg: Config, args) -> int:
     """Bootstrap, then every test but the `slow` ones (the faults of tests/faults that run the
     pipeline through Druid, and the JVM kill sweep; with MEDLEY_TEST_SLOW=1 those too): they take
-    about 35 minutes more. Helm and the control plane (the longest
-    Go builds, needed only by the chart and Kubernetes tests, which run last) are built in the
-    background meanwhile; a test that needs one before it is ready waits for that build
-    (medley/bootstrap: one build at a time)."""
+    about 35 minutes more. Helm, the control plane, the node and the images (the longest builds,
+    needed only by the chart and Kubernetes tests, which run last) are built in the background
+    meanwhile; a test that needs one before it is ready waits for that build (medley/bootstrap: one
+    build at a time). The tests on the real node (marker `node`) run in a second pytest session,
+    after the first has stopped the local services: two cores cannot run both stacks at once."""
     import subprocess
     import sys
 
@@ -246,11 +247,20 @@ def test(cfg: Config, args) -> int:
     pytest_args = args.pytest_args or []
     if pytest_args[:1] == ["--"]:   # `medley test -- -k lock`: argparse keeps the separator
         pytest_args = pytest_args[1:]
-    # first, so a `-m` of the caller's replaces it
-    markers = [] if cfg.env.get("MEDLEY_TEST_SLOW") == "1" else ["-m", "not slow"]
-    # the 30 slowest tests close the output, so a CI log shows where its time went
-    code = subprocess.run([sys.executable, "-m", "pytest", *markers, "--durations=30", *pytest_args], cwd=REPO_ROOT).returncode
+    slow_too = cfg.env.get("MEDLEY_TEST_SLOW") == "1"
+    if "-m" in pytest_args:         # the caller's selection, in one session
+        sessions = [[]]
+    else:
+        sessions = [["-m", "not node" if slow_too else "not slow and not node"],
+                    ["-m", "node" if slow_too else "node and not slow"]]
+    codes = []
+    for markers in sessions:
+        # the 30 slowest tests close each session's output, so a CI log shows where its time went
+        codes.append(subprocess.run([sys.executable, "-m", "pytest", *markers, "--durations=30", *pytest_args],
+                                    cwd=REPO_ROOT).returncode)
     if background is not None and background.wait() != 0:
         say(f"medley test: error: the background build of {', '.join(KUBERNETES_TOOLS)} failed -> see {log}")
         return ExitCode.TESTS_FAILED
-    return ExitCode.OK if code == 0 else ExitCode.TESTS_FAILED
+    # 5 is pytest's "no test selected": a `-k` may select tests of one session only
+    passed = all(c in (0, 5) for c in codes) and 0 in codes
+    return ExitCode.OK if passed else ExitCode.TESTS_FAILED

@@ -21,17 +21,16 @@ from medley.errors import NoDiskSpace
 
 # Build order; each group is what a command needs.
 COMPONENTS = ["jars", "generator", "minio", "zookeeper", "druid", "druid-console", "superset", "postgres", "airflow",
-              "chromium", "helm", "controlplane", "images"]
-# Container images for a real cluster (buildah, many minutes cold): only on request.
-ON_REQUEST = ["images"]
+              "chromium", "helm", "controlplane", "node", "images"]
 GROUPS = {
     "pipeline": ["jars"],
     "demo": ["jars", "generator", "minio", "zookeeper", "druid", "druid-console", "superset", "postgres", "airflow",
              "chromium"],
-    "test": [c for c in COMPONENTS if c not in ON_REQUEST],
+    "test": COMPONENTS,
 }
-# Only the chart and Kubernetes tests need these: `medley test` builds them beside the other tests.
-KUBERNETES_TOOLS = ["helm", "controlplane"]
+# Only the chart and Kubernetes tests need these (the longest builds: Go compiles and container
+# images): `medley test` builds them beside the other tests.
+KUBERNETES_TOOLS = ["helm", "controlplane", "node", "images"]
 MIN_FREE_GB = 8
 
 
@@ -91,7 +90,7 @@ def _build_lock(cfg: Config, name: str) -> Iterator[None]:
 
 
 # Go builds are CPU-bound and the rest mostly downloads: two chains in parallel use both well.
-GO_BUILT = {"generator", "minio", "helm", "controlplane"}
+GO_BUILT = {"generator", "minio", "helm", "controlplane", "node"}
 
 
 def bootstrap(cfg: Config, names: list[str]) -> None:

@@ -1,7 +1,7 @@
 """A real single-node cluster (`medley k8s up --node`): pods run, Services route, names resolve,
-volumes bind, and `down` leaves nothing on the host. Marked slow: about 45 s once built, but the
-first run builds kubelet, CoreDNS and the provisioner (20+ min); `medley test` runs it only with
-MEDLEY_TEST_SLOW=1. Needs root. The tests run in file order; the last one tears the node down."""
+volumes bind, and `down` leaves nothing on the host. About 45 s once built (`medley bootstrap
+node`; `medley test` builds it in the background and runs these after the local services stopped,
+marker `node`). Needs root. The tests run in file order; the last one tears the node down."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from medley.config import load
 from medley.k8s import node as k8s_node
 from medley.k8s.node import Node
 
-pytestmark = [pytest.mark.k8s, pytest.mark.slow]
+pytestmark = [pytest.mark.k8s, pytest.mark.node]
 NS = "node-probe"
 NETNS_DIR = Path("/var/run/netns")
 
