@@ -125,7 +125,7 @@ IMAGES = [
     Image("medley/druid", _component("druid").VERSION, "druid", 1000, ["druid", "druid-console"], _druid_contexts,
           [], [["java", "-cp", "/opt/druid/lib/*", "org.apache.druid.cli.Main", "version"]]),
     Image("medley/superset", "6.1.0", "superset", 1000, ["superset"], _venv("superset"),
-          ["requirements/superset.lock", "docker/relocate-venv.sh"],
+          ["requirements/superset.lock", "docker/relocate-venv.sh", "superset/prepare.py"],
           [["env", "SUPERSET_SECRET_KEY=smoke-test-only", "superset", "version"]]),
 ]
 

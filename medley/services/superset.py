@@ -2,8 +2,8 @@
 
 The config file is rendered from superset_config.py.tmpl into state_dir; SECRET_KEY and the admin
 password come from cfg.secret (generated once into state_dir/secrets.env, never committed).
-The one-off set-up (db upgrade, admin user, init) runs in a single Python process because each
-`superset` CLI call spends most of its time importing Superset; a stamp skips it once done.
+The one-off set-up (db upgrade, admin user, init) is superset/prepare.py, which the bundled
+Superset pod runs too; a stamp skips it once done.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from string import Template
 
+from medley import REPO_ROOT
 from medley.bootstrap import superset as superset_build
 from medley.config import Config
 from medley.proc import run_logged
@@ -21,25 +22,8 @@ from medley.services import Service, http_ok
 
 TEMPLATE = Path(__file__).with_name("superset_config.py.tmpl")
 
-# Runs inside the superset venv; credentials arrive via the environment, never argv.
-PREPARE = """
-import os
-from flask.cli import ScriptInfo
-from superset.app import create_app
-from superset.cli.main import superset
-
-user, password = os.environ["MEDLEY_SUPERSET_ADMIN_USER"], os.environ["MEDLEY_SUPERSET_ADMIN_PASSWORD"]
-info = ScriptInfo(create_app=create_app)  # one app for all commands
-for args in (
-    ["db", "upgrade"],
-    ["fab", "create-admin", "--username", user, "--firstname", "Medley", "--lastname", "Admin",
-     "--email", user + "@localhost", "--password", password],
-    # create-admin leaves an existing user alone; make its password match secrets.env
-    ["fab", "reset-password", "--username", user, "--password", password],
-    ["init"],
-):
-    superset.main(args, standalone_mode=False, obj=info)
-"""
+# db upgrade, admin user, init: run inside the superset venv (the bundled Superset pod runs it too)
+PREPARE = REPO_ROOT / "superset" / "prepare.py"
 
 
 def home(cfg: Config) -> Path:
@@ -90,13 +74,13 @@ def prepare(cfg: Config) -> None:
     stamp = home(cfg) / ".prepared"
     # Migrations depend only on Superset's own version, not on the rest of the lock.
     version = re.search(r"^apache-superset==\S+", superset_build.LOCK.read_text(), re.M).group(0)
-    digest = hashlib.sha256(f"{version}:{user}:{password}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{version}:{user}:{password}:{PREPARE.read_text()}".encode()).hexdigest()
     if stamp.exists() and stamp.read_text() == digest:
         return
     python = superset_build.venv(cfg) / "bin" / "python"
     env = {**os.environ, **environment(cfg),
            "MEDLEY_SUPERSET_ADMIN_USER": user, "MEDLEY_SUPERSET_ADMIN_PASSWORD": password}
-    run_logged([str(python), "-c", PREPARE], cfg.state_dir / "logs" / "superset-prepare.log",
+    run_logged([str(python), str(PREPARE)], cfg.state_dir / "logs" / "superset-prepare.log",
                cwd=home(cfg), env=env, what="superset db upgrade / create-admin / init")
     stamp.write_text(digest)
 

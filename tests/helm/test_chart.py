@@ -186,7 +186,7 @@ def test_config_map_is_medley_yaml(docs, tmp_path, monkeypatch):
 
 def test_job_pods_get_config_and_credentials(docs):
     for name, spec in pod_specs(docs["laptop"]):
-        if "minio" in name or "druid" in name and name.startswith("StatefulSet"):   # not Medley jobs
+        if name.startswith("StatefulSet"):   # the bundled MinIO, Druid and Superset: not Medley jobs
             continue
         env = {e["name"]: e for e in spec["containers"][0].get("env", [])}
         assert env["MEDLEY_CONFIG"]["value"] == "/etc/medley/medley.yaml", name
@@ -313,7 +313,10 @@ def test_values_table_in_the_docs_is_current():
 @PROFILES
 def test_notes_explain_access_without_printing_secrets(helm, umbrella, profile, rendered):
     notes = chart.notes(helm, umbrella, profile)
-    assert "port-forward svc/medley-superset" in notes and "create-admin" in notes
+    assert "port-forward svc/medley-superset" in notes
+    # no default admin anywhere: the upstream chart's is created by you, the bundled one's from your Secret
+    assert ("create-admin" in notes) == (profile == "production")
+    assert ("admin-password of the Secret medley-superset-credentials" in notes) == (profile == "laptop")
     assert ("bundled MinIO" in notes) == (profile == "laptop")
     for secret in chart.find(chart.documents(rendered[profile]), "Secret"):
         assert not any(v in notes for v in secret["data"].values())
@@ -333,6 +336,39 @@ DRUID_PROCESSES = ["coordinator", "broker", "historical", "middlemanager", "rout
 def _druid_pod(docs):
     (sts,) = chart.find(docs, "StatefulSet", "medley-druid")
     return sts, sts["spec"]["template"]["spec"]
+
+
+def test_laptop_runs_medleys_own_superset_production_the_upstream_chart(docs, tmp_path):
+    from medley.bootstrap import images
+    from medley.config import load
+    from medley.services import superset
+
+    (sts,) = chart.find(docs["laptop"], "StatefulSet", "medley-superset")
+    pod = sts["spec"]["template"]["spec"]
+    (prepare,), (server,) = pod["initContainers"], pod["containers"]
+    assert prepare["image"] == server["image"] == images.image("medley/superset").ref
+    # the same set-up as a laptop's (superset/prepare.py, which the image carries), then gunicorn
+    assert prepare["command"] == ["python", "/opt/medley/superset_prepare.py"]
+    assert "/opt/medley/superset_prepare.py" in (REPO_ROOT / "docker/superset/Dockerfile").read_text()
+    env = {e["name"]: e for e in prepare["env"]}
+    assert env["MEDLEY_SUPERSET_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"] == \
+        {"name": "medley-superset-credentials", "key": "admin-password"}
+    # its secret key is generated and kept, never a default
+    (key,) = chart.find(docs["laptop"], "Secret", "medley-superset-key")
+    assert env["SUPERSET_SECRET_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "medley-superset-key", "key": "secret-key"}
+    assert key["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep" and key["data"]["secret-key"]
+    # its configuration takes the analyst role from the ConfigMap it mounts
+    config = chart.find(docs["laptop"], "ConfigMap", "medley-superset")[0]["data"]
+    assert "from medley_superset import FAB_ROLES" in config["superset_config.py"]
+    # the superset hop reaches it at medley.yaml's services.superset.url
+    (svc,) = chart.find(docs["laptop"], "Service", "medley-superset")
+    path = tmp_path / "medley.yaml"
+    path.write_text(chart.find(docs["laptop"], "ConfigMap", "medley-config")[0]["data"]["medley.yaml"])
+    assert superset.url(load({"MEDLEY_CONFIG": str(path)})) == \
+        f"http://{svc['metadata']['name']}:{svc['spec']['ports'][0]['port']}"
+    assert not chart.find(docs["production"], "StatefulSet", "medley-superset")
+    assert yaml.safe_load(chart.values_file("laptop").read_text())["superset"] == {"enabled": False}
+    assert yaml.safe_load((chart.UMBRELLA / "values.yaml").read_text())["superset"]["enabled"] is True
 
 
 def _druid_conf(docs) -> dict[str, dict[str, str]]:

@@ -1,11 +1,12 @@
-"""Medley's own chart (helm/medley-core) with the laptop profile's Druid on a real single-node
-cluster (`medley k8s up --node`), and the pipeline's hops running on Kubernetes for real.
+"""The umbrella chart (helm/medley) with the laptop profile on a real single-node cluster
+(`medley k8s up --node`), and the pipeline's hops running on Kubernetes for real.
 
-- `helm install --wait --wait-for-jobs` of medley-core alone, with the images built here
+- `helm install --wait --wait-for-jobs` of helm/medley with profiles/laptop.yaml, with medley-core
+  as its only subchart (the upstream charts cannot be fetched here), the images built here
   (`medley bootstrap images`, pull policy Never), into a namespace that enforces PodSecurity
-  `restricted`: the bundled MinIO, the bucket Job and the bundled Druid (one pod: ZooKeeper and
-  five Druid processes) run, so the API server admitted them as non-root, capability-free pods
-  and they worked that way.
+  `restricted`: the bundled MinIO, the bucket Job, the profile's bundled Druid (one pod:
+  ZooKeeper and five Druid processes) and bundled Superset run, so the API server admitted them as
+  non-root, capability-free pods and they worked that way.
 - A small EventSim input is landed into that MinIO through a port-forward, by the landing contract
   (medley/land.py), as the EventSim workload would.
 - bronze, silver and gold run exactly as an Airflow task runs them (orchestration.run_job with
@@ -15,15 +16,18 @@ cluster (`medley k8s up --node`), and the pipeline's hops running on Kubernetes 
   back through the port-forward with a local Spark, hold exactly the input's lines.
 - The druid hop runs the same way, as one pod from the chart's Job template, and Druid SQL through
   a port-forward to the router Service answers the input's counts.
+- The superset hop runs the same way and imports the dashboards into the profile's bundled
+  Superset (one pod, SQLite on a volume); the Overview's "Listens" chart, asked through Superset's
+  API, counts the input's listens.
 - `kubectl get pods -A` shows no crash loop; `helm test` finds a landed listen in Druid; then
-  helm upgrade, rollback and uninstall, which leaves only the S3 Secret and the two volumes.
+  helm upgrade, rollback and uninstall, which leaves only the documented Secrets and volumes.
 
-Slow (15 min 54 s at load 6-36 with the images imported; docs/kubernetes.md, "Tested here on a
-real node"): `medley test` runs it only with MEDLEY_TEST_SLOW=1. Needs root, the node's binaries
-(`medley bootstrap node`) and the images (`medley bootstrap images`). The node's home is
-MEDLEY_TEST_HOME/node: its images stay imported between runs, its etcd and volumes are removed
-before each run, and the node is torn down at the end. Only one node can run per machine: the test
-fails at once if one is up. The tests share the module's fixtures and run in file order.
+Marker `node`: `medley test` builds the node and the images in the background and runs this after
+the local services stopped (docs/kubernetes.md, "Tested here on a real node", has its times).
+Needs root. The node's home is MEDLEY_TEST_HOME/node: its images stay imported between runs, its
+etcd and volumes are removed before each run, and the node is torn down at the end. Only one node
+can run per machine: the test fails at once if one is up. The tests share the module's fixtures
+and run in file order.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -44,18 +49,18 @@ import pytest
 import yaml
 
 from instance import TEST_HOME, generate_hours, instance_env
-from medley import config, land, orchestration, storage
+from medley import chart, config, land, orchestration, storage
 from medley.bootstrap import ensure, images
 from medley.k8s.node import Node
 
-pytestmark = [pytest.mark.k8s, pytest.mark.slow, pytest.mark.timeout(3600)]
+pytestmark = [pytest.mark.k8s, pytest.mark.node, pytest.mark.timeout(3600)]
 
 NAMESPACE = "medley-cluster"
 RELEASE = "medley"
-CORE_CHART = Path(__file__).resolve().parents[2] / "helm" / "medley-core"
-APP_IMAGES = ("medley/spark", "medley/minio", "medley/druid", "medley/zookeeper")
+APP_IMAGES = ("medley/spark", "medley/minio", "medley/druid", "medley/zookeeper", "medley/superset")
 DAY = "2026-11-07"
 WORKER_SA = "medley-airflow-worker"
+SUPERSET_CREDENTIALS = "medley-superset-credentials"
 
 
 @pytest.fixture(scope="module")
@@ -74,14 +79,14 @@ def on_node():
     cluster = node.start()
     try:
         _import_images(node, [images.archive(cfg, images.image(name)) for name in APP_IMAGES])
-        print(f"node up with the Spark, MinIO, Druid and ZooKeeper images: {time.monotonic() - started:.1f} s")
+        print(f"node up with the Spark, MinIO, Druid, ZooKeeper and Superset images: {time.monotonic() - started:.1f} s")
         yield cluster
     finally:
         node.stop()
 
 
 def _import_images(node: Node, archives: list[Path]) -> None:
-    """Only the images this test runs (not all seven: 12 GB of containerd root), each imported
+    """Only the images this test runs (not Airflow's and PostgreSQL's), each imported
     once per archive version; the record sits beside containerd's root in the node's home."""
     record = node.home / "cluster-test-images.json"
     imported = json.loads(record.read_text()) if record.exists() else {}
@@ -107,38 +112,53 @@ def helm(on_node, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def release(on_node, helm, tmp_path_factory):
-    """medley-core installed with the laptop-sized values for this node; yields the values file."""
+def umbrella_chart(tmp_path_factory) -> Path:
+    """helm/medley as a user installs it, with medley-core as its only subchart (the upstream
+    charts' repositories are unreachable here: medley.chart.offline_umbrella)."""
+    return chart.offline_umbrella(ensure(config.load(), "helm"), tmp_path_factory.mktemp("chart"))
+
+
+@pytest.fixture(scope="module")
+def release(on_node, helm, umbrella_chart, tmp_path_factory):
+    """The umbrella chart installed with the laptop profile (helm/medley/profiles/laptop.yaml) and
+    only what this node needs on top; yields the values files, in helm's order."""
     spark, minio = images.image("medley/spark"), images.image("medley/minio")
     druid_image, zookeeper = images.image("medley/druid"), images.image("medley/zookeeper")
-    values = {
-        "fullnameOverride": RELEASE,
-        "objectStore": {"minio": {"image": {"repository": minio.repository, "tag": minio.tag, "pullPolicy": "Never"},
-                                  "storageSize": "1Gi"}},
+    superset_image = images.image("medley/superset")
+    node_values = {"core": {
+        # the images built here, already in the node's containerd (no registry to pull from)
+        "objectStore": {"minio": {"image": {"repository": minio.repository, "tag": minio.tag, "pullPolicy": "Never"}}},
         "images": {"job": {"repository": spark.repository, "tag": spark.tag, "pullPolicy": "Never"}},
         # The node has 2 cores: driver and executor asking one core each would never both fit.
         "spark": {"driver": {"requestCores": "250m"}, "executor": {"requestCores": "250m"}},
-        "medley": {"spark": {"shuffle_partitions": 2}},
         # EventSim's own workload lands through Fluent Bit, which has no image here; the test lands.
         "eventsim": {"enabled": False},
-        # the laptop profile's Druid: Medley's single pod (ZooKeeper + five Druid processes)
         "druid": {"bundled": {
-            "enabled": True, "storageSize": "1Gi", "segmentCacheSize": "512MiB",
             "image": {"repository": druid_image.repository, "tag": druid_image.tag, "pullPolicy": "Never"},
             "zookeeper": {"image": {"repository": zookeeper.repository, "tag": zookeeper.tag, "pullPolicy": "Never"}}}},
-    }
+        "superset": {"bundled": {"image": {"repository": superset_image.repository, "tag": superset_image.tag,
+                                           "pullPolicy": "Never"}}},
+    }}
     values_file = tmp_path_factory.mktemp("values") / "node.yaml"
-    values_file.write_text(yaml.safe_dump(values))
+    values_file.write_text(yaml.safe_dump(node_values))
+    values = [chart.values_file("laptop"), values_file]
     on_node.kubectl("create", "namespace", NAMESPACE)
     on_node.kubectl("label", "namespace", NAMESPACE, "pod-security.kubernetes.io/enforce=restricted")
+    # Superset's logins: the Secret the docs have you create before installing (no default password)
+    kubectl(on_node, "create", "secret", "generic", SUPERSET_CREDENTIALS,
+            *(f"--from-literal={key}={secrets.token_urlsafe(18)}" for key in ("admin-password", "analyst-password")))
     started = time.monotonic()
-    installed = helm("install", RELEASE, str(CORE_CHART), "-n", NAMESPACE, "-f", str(values_file),
+    installed = helm("install", RELEASE, str(umbrella_chart), "-n", NAMESPACE, *_files(values),
                      "--wait", "--wait-for-jobs", "--timeout", "1200s")
     print(f"helm install --wait --wait-for-jobs: {time.monotonic() - started:.1f} s")
     if installed.returncode != 0:
         described = kubectl(on_node, "describe", "pods", check=False).stdout
         raise AssertionError(f"helm install failed: {installed.stderr.strip()}\n{described[-4000:]}")
-    yield values_file
+    yield values
+
+
+def _files(values: list[Path]) -> list[str]:
+    return [arg for v in values for arg in ("-f", str(v))]
 
 
 def test_minio_and_the_bucket_job_run_as_restricted_pods(on_node, release):
@@ -325,6 +345,48 @@ def test_druid_sql_answers_what_the_input_files_say(druid_cfg, landed):
     assert {r["d"]: r["n"] for r in per_day} == {DAY: listens}
 
 
+def test_the_bundled_superset_runs_as_one_restricted_pod(on_node, release):
+    (pod,) = json.loads(kubectl(on_node, "get", "pods", "-l", "app.kubernetes.io/component=superset",
+                                "-o", "json").stdout)["items"]
+    assert pod["status"]["phase"] == "Running"
+    assert [c["ready"] for c in pod["status"]["containerStatuses"]] == [True]
+    # its set-up (migrations, the admin from your Secret, roles) ran to completion first
+    assert [c["state"]["terminated"]["exitCode"] for c in pod["status"]["initContainerStatuses"]] == [0]
+    assert pod["spec"]["securityContext"]["runAsUser"] == 1000
+    claim = kubectl(on_node, "get", "pvc", f"data-{RELEASE}-superset-0", "-o", "jsonpath={.status.phase}").stdout
+    assert claim == "Bound"
+
+
+def test_the_superset_hop_runs_as_a_pod_and_a_dashboard_chart_counts_the_input(on_node, release, landed, worker_env,
+                                                                               minio):
+    """After druid, as the Airflow task runs it: one pod from the chart's Job template imports the
+    dashboards into the bundled Superset (services.superset.url: its Service). Then the Overview's
+    "Listens" chart, queried through Superset's API as the admin (Superset asks Druid), counts the
+    input's listens."""
+    from medley import superset
+
+    watch = PodWatch(on_node, "superset")
+    watch.start()
+    lines: list[str] = []
+    try:
+        orchestration.run_job("medley.jobs", ["superset"], worker_env, log=lines.append)
+    except Exception as err:
+        superset_log = kubectl(on_node, "logs", f"{RELEASE}-superset-0", "--tail", "80", check=False).stdout
+        raise AssertionError(f"superset failed: {err}\n" + "\n".join(lines[-80:]) + "\n--- Superset\n"
+                             + superset_log) from err
+    finally:
+        watch.done.set()
+        watch.join()
+    job_image = f"{images.image('medley/spark').repository}:{images.image('medley/spark').tag}"
+    assert [image for _, image, _ in watch.seen.values()] == [job_image], watch.seen
+    secret = json.loads(kubectl(on_node, "get", "secret", SUPERSET_CREDENTIALS, "-o", "json").stdout)["data"]
+    with port_forward(on_node, f"{RELEASE}-superset", 8088) as port:
+        cfg = config.load({**minio.env, "MEDLEY_SERVICES__SUPERSET__URL": f"http://127.0.0.1:{port}",
+                           "MEDLEY_SUPERSET_ADMIN_PASSWORD": base64.b64decode(secret["admin-password"]).decode()})
+        rows = superset.chart_data(cfg, "Listens")
+    assert [list(row.values()) for row in rows] == [[landed["listen_events"]]]
+
+
 def test_no_pod_crash_loops_and_medleys_pods_ran(on_node):
     listed = on_node.kubectl("get", "pods", "-A", "-o", "wide").stdout
     print(listed)
@@ -337,7 +399,7 @@ def test_no_pod_crash_loops_and_medleys_pods_ran(on_node):
             assert pod["status"]["phase"] in ("Running", "Succeeded"), name
     # the long-running services never restarted (the bucket Job may: restartPolicy OnFailure retries
     # until MinIO answers)
-    for service in ("minio", "druid"):
+    for service in ("minio", "druid", "superset"):
         (pod,) = [p for p in pods if p["metadata"]["namespace"] == NAMESPACE
                   and p["metadata"]["labels"].get("app.kubernetes.io/component") == service]
         assert {c["name"]: c["restartCount"] for c in pod["status"]["containerStatuses"]} == \
@@ -367,34 +429,37 @@ def _labelled(cluster) -> set[str]:
     return found | set(kubectl(cluster, "get", "secrets", "-l", f"owner=helm,name={RELEASE}", "-o", "name").stdout.split())
 
 
-def test_upgrade_rollback_and_uninstall_leave_only_the_documented_volumes(on_node, helm, release):
+def test_upgrade_rollback_and_uninstall_leave_only_the_documented_volumes(on_node, helm, umbrella_chart, release):
     """Last: helm upgrade with a changed value (live in medley.yaml, the S3 keys kept, Druid not
-    restarted), helm rollback to the install's value, then helm uninstall leaves the S3 Secret
-    (resource-policy keep) and the MinIO and Druid volumes (docs/kubernetes.md), nothing else."""
+    restarted), helm rollback to the install's value, then helm uninstall leaves the S3 and
+    Superset key Secrets (resource-policy keep) and the MinIO, Druid and Superset volumes
+    (docs/kubernetes.md), nothing else."""
     druid_uid = kubectl(on_node, "get", "pod", f"{RELEASE}-druid-0", "-o", "jsonpath={.metadata.uid}").stdout
     keys = kubectl(on_node, "get", "secret", f"{RELEASE}-s3", "-o", "jsonpath={.data}").stdout
-    assert _live_config(on_node)["spark"]["shuffle_partitions"] == 2
+    installed = _live_config(on_node)["spark"]["shuffle_partitions"]
+    assert installed == yaml.safe_load(chart.values_file("laptop").read_text())["core"]["medley"]["spark"]["shuffle_partitions"]
     started = time.monotonic()
-    upgraded = helm("upgrade", RELEASE, str(CORE_CHART), "-n", NAMESPACE, "-f", str(release),
-                    "--set", "medley.spark.shuffle_partitions=3", "--wait", "--wait-for-jobs", "--timeout", "600s")
+    upgraded = helm("upgrade", RELEASE, str(umbrella_chart), "-n", NAMESPACE, *_files(release),
+                    "--set", f"core.medley.spark.shuffle_partitions={installed + 1}",
+                    "--wait", "--wait-for-jobs", "--timeout", "600s")
     assert upgraded.returncode == 0, upgraded.stderr
     print(f"helm upgrade --wait: {time.monotonic() - started:.1f} s")
-    assert _live_config(on_node)["spark"]["shuffle_partitions"] == 3
+    assert _live_config(on_node)["spark"]["shuffle_partitions"] == installed + 1
     assert kubectl(on_node, "get", "secret", f"{RELEASE}-s3", "-o", "jsonpath={.data}").stdout == keys
 
     rolled = helm("rollback", RELEASE, "1", "-n", NAMESPACE, "--wait", "--timeout", "600s")
     assert rolled.returncode == 0, rolled.stderr
     status = json.loads(helm("status", RELEASE, "-n", NAMESPACE, "-o", "json").stdout)
     assert (status["info"]["status"], status["version"]) == ("deployed", 3)
-    assert _live_config(on_node)["spark"]["shuffle_partitions"] == 2
+    assert _live_config(on_node)["spark"]["shuffle_partitions"] == installed
     assert kubectl(on_node, "get", "pod", f"{RELEASE}-druid-0", "-o", "jsonpath={.metadata.uid}").stdout == druid_uid
 
     started = time.monotonic()
     removed = helm("uninstall", RELEASE, "-n", NAMESPACE, "--wait", "--timeout", "300s")
     assert removed.returncode == 0, removed.stderr
     print(f"helm uninstall --wait: {time.monotonic() - started:.1f} s")
-    kept = {f"secret/{RELEASE}-s3", f"persistentvolumeclaim/data-{RELEASE}-minio-0",
-            f"persistentvolumeclaim/data-{RELEASE}-druid-0"}
+    kept = {f"secret/{RELEASE}-s3", f"secret/{RELEASE}-superset-key",
+            *(f"persistentvolumeclaim/data-{RELEASE}-{s}-0" for s in ("minio", "druid", "superset"))}
     deadline = time.monotonic() + 120      # the controllers' pods go by garbage collection
     while (left := _labelled(on_node)) != kept and time.monotonic() < deadline:
         time.sleep(2)

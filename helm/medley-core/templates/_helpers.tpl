@@ -177,3 +177,29 @@ services:
 {{- define "medley.streams" -}}
 ["listen_events","page_view_events","auth_events","status_change_events","interana_events"]
 {{- end -}}
+
+{{/* The bundled Superset's environment: its config (superset_config.py imports medley_superset.py
+     beside it) and its secret key. */}}
+{{- define "medley.supersetEnv" -}}
+- name: SUPERSET_CONFIG_PATH
+  value: /etc/superset/superset_config.py
+- name: PYTHONPATH
+  value: /etc/superset
+- name: SUPERSET_HOME
+  value: /app/superset_home
+- name: SUPERSET_SECRET_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "medley.component" (list . "superset-key") }}
+      key: secret-key
+{{- end -}}
+
+{{- define "medley.supersetMounts" -}}
+- name: config
+  mountPath: /etc/superset
+  readOnly: true
+- name: data
+  mountPath: /app/superset_home
+- name: tmp
+  mountPath: /tmp
+{{- end -}}
