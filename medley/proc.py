@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -74,11 +75,16 @@ def apt_install(package: str, provides: Path, what: str, log: Path) -> None:
         raise MissingTool(f"{what} is not installed ({provides} is missing) and apt-get is unavailable",
                           f"install {what} with your package manager so that {provides} exists, "
                           "then rerun `python3 -m medley bootstrap`")
+    # `medley test` builds components on two threads and in a background process: one apt at a
+    # time among them (apt-get fails at once on dpkg's lock), and a while for anyone else's apt.
+    wait = ["-o", "DPkg::Lock::Timeout=600"]
     try:
-        run_logged([apt, "update"], log, what="apt-get update")
-        run_logged([apt, "install", "-y", "--no-install-recommends", package], log,
-                   env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-                   what=f"apt-get install {package}")
+        with open("/tmp/medley-apt.lock", "w") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            run_logged([apt, *wait, "update"], log, what="apt-get update")
+            run_logged([apt, *wait, "install", "-y", "--no-install-recommends", package], log,
+                       env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+                       what=f"apt-get install {package}")
     except MedleyError as failed:
         # apt's own last lines (no root, a held lock, no network) are in the log; the fix is one command
         raise MissingTool(f"{what} is not installed: {failed.message.split(';')[0]} (output in {log})",
