@@ -61,6 +61,7 @@ APP_IMAGES = ("medley/spark", "medley/minio", "medley/druid", "medley/zookeeper"
 DAY = "2026-11-07"
 WORKER_SA = "medley-airflow-worker"
 SUPERSET_CREDENTIALS = "medley-superset-credentials"
+JOB_IMAGE = images.image("medley/spark").ref   # every hop's pods run it
 
 
 @pytest.fixture(scope="module")
@@ -250,23 +251,32 @@ class PodWatch(threading.Thread):
             self.done.wait(2)
 
 
-@pytest.mark.parametrize("hop", ["bronze", "silver", "gold"])
-def test_a_spark_hop_runs_as_driver_and_executor_pods(on_node, release, landed, worker_env, hop):
-    watch = PodWatch(on_node, hop)
+def run_hop(cluster, hop: str, env: dict[str, str], service: tuple[str, ...] = ()) -> tuple[dict, list[str]]:
+    """One hop as an Airflow task runs it, watching its pods; returns (pods seen, the task's log
+    lines). On failure, the log's end and, when given, the end of a service's log (pod [, -c
+    container]) go into the assertion."""
+    watch = PodWatch(cluster, hop)
     watch.start()
     lines: list[str] = []
     started = time.monotonic()
     try:
-        orchestration.run_job("medley.jobs", [hop], worker_env, log=lines.append)
+        orchestration.run_job("medley.jobs", [hop], env, log=lines.append)
     except Exception as err:
-        raise AssertionError(f"{hop} failed: {err}\n" + "\n".join(lines[-60:])) from err
+        service_log = kubectl(cluster, "logs", *service, "--tail", "80", check=False).stdout if service else ""
+        raise AssertionError(f"{hop} failed: {err}\n" + "\n".join(lines[-80:])
+                             + (f"\n--- {' '.join(service)}\n{service_log}" if service else "")) from err
     finally:
         watch.done.set()
         watch.join()
     print(f"{hop} on the node: {time.monotonic() - started:.1f} s")
-    job_image = f"{images.image('medley/spark').repository}:{images.image('medley/spark').tag}"
-    roles = {role for role, image, _ in watch.seen.values() if image == job_image}
-    assert roles == {"submitter", "driver", "executor"}, watch.seen
+    return watch.seen, lines
+
+
+@pytest.mark.parametrize("hop", ["bronze", "silver", "gold"])
+def test_a_spark_hop_runs_as_driver_and_executor_pods(on_node, release, landed, worker_env, hop):
+    seen, lines = run_hop(on_node, hop, worker_env)
+    roles = {role for role, image, _ in seen.values() if image == JOB_IMAGE}
+    assert roles == {"submitter", "driver", "executor"}, seen
     assert any("Registered executor" in line for line in lines), "\n".join(lines[-60:])
     # the runner deleted what it created (the executors go with the driver, by owner reference)
     deadline = time.monotonic() + 180
@@ -303,24 +313,9 @@ def test_the_druid_hop_runs_as_a_pod_and_ingests_gold(on_node, release, landed, 
     """After gold, as the Airflow task runs it: one pod from the chart's Job template druid.yaml
     (a local Spark exports gold; Druid's peons read the exports from MinIO), the router reached
     through medley.yaml's services.druid.url (the bundled router Service)."""
-    watch = PodWatch(on_node, "druid")
-    watch.start()
-    lines: list[str] = []
-    started = time.monotonic()
-    try:
-        orchestration.run_job("medley.jobs", ["druid"], worker_env, log=lines.append)
-    except Exception as err:
-        druid_log = kubectl(on_node, "logs", f"{RELEASE}-druid-0", "-c", "middlemanager", "--tail", "80",
-                            check=False).stdout
-        raise AssertionError(f"druid failed: {err}\n" + "\n".join(lines[-80:]) + "\n--- middleManager\n"
-                             + druid_log) from err
-    finally:
-        watch.done.set()
-        watch.join()
-    print(f"druid on the node: {time.monotonic() - started:.1f} s")
-    job_image = f"{images.image('medley/spark').repository}:{images.image('medley/spark').tag}"
+    seen, lines = run_hop(on_node, "druid", worker_env, (f"{RELEASE}-druid-0", "-c", "middlemanager"))
     # one plain pod (no spark-submit, no driver or executors), in the job image
-    assert [image for _, image, _ in watch.seen.values()] == [job_image], watch.seen
+    assert [image for _, image, _ in seen.values()] == [JOB_IMAGE], seen
     # the hop's summary: the rows each datasource serves, counted through the router
     served = [line.split() for line in lines if line.strip().startswith("fact_listen ")]
     assert [int(row[-1]) for row in served] == [landed["listen_events"]], "\n".join(lines[-60:])
@@ -365,20 +360,8 @@ def test_the_superset_hop_runs_as_a_pod_and_a_dashboard_chart_counts_the_input(o
     input's listens."""
     from medley import superset
 
-    watch = PodWatch(on_node, "superset")
-    watch.start()
-    lines: list[str] = []
-    try:
-        orchestration.run_job("medley.jobs", ["superset"], worker_env, log=lines.append)
-    except Exception as err:
-        superset_log = kubectl(on_node, "logs", f"{RELEASE}-superset-0", "--tail", "80", check=False).stdout
-        raise AssertionError(f"superset failed: {err}\n" + "\n".join(lines[-80:]) + "\n--- Superset\n"
-                             + superset_log) from err
-    finally:
-        watch.done.set()
-        watch.join()
-    job_image = f"{images.image('medley/spark').repository}:{images.image('medley/spark').tag}"
-    assert [image for _, image, _ in watch.seen.values()] == [job_image], watch.seen
+    seen, _ = run_hop(on_node, "superset", worker_env, (f"{RELEASE}-superset-0",))
+    assert [image for _, image, _ in seen.values()] == [JOB_IMAGE], seen
     secret = json.loads(kubectl(on_node, "get", "secret", SUPERSET_CREDENTIALS, "-o", "json").stdout)["data"]
     with port_forward(on_node, f"{RELEASE}-superset", 8088) as port:
         cfg = config.load({**minio.env, "MEDLEY_SERVICES__SUPERSET__URL": f"http://127.0.0.1:{port}",
