@@ -203,3 +203,19 @@ services:
 - name: tmp
   mountPath: /tmp
 {{- end -}}
+
+{{/* data: of a Secret generated once and kept across upgrades: each key keeps the live Secret's
+     value (lookup) and otherwise gets the fresh value given, never a default.
+     Usage: include "medley.keptSecretData" (list . <name> (dict "key" <fresh value>)) */}}
+{{- define "medley.keptSecretData" -}}
+{{- $existing := lookup "v1" "Secret" (index . 0).Release.Namespace (index . 1) -}}
+{{- $lines := list -}}
+{{- range $key, $fresh := index . 2 -}}
+{{- $value := $fresh | b64enc -}}
+{{- if and $existing $existing.data (hasKey $existing.data $key) -}}
+{{- $value = index $existing.data $key -}}
+{{- end -}}
+{{- $lines = append $lines (printf "%s: %s" $key $value) -}}
+{{- end -}}
+{{- join "\n" $lines -}}
+{{- end -}}
