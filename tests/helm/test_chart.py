@@ -205,7 +205,8 @@ def test_secret_is_generated_never_a_default(helm, umbrella, rendered):
     first = chart.find(chart.documents(rendered["laptop"]), "Secret", "medley-s3")[0]
     second = chart.find(again, "Secret", "medley-s3")[0]
     assert first["data"]["secret-key"] != second["data"]["secret-key"]
-    assert first["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    # deleted on uninstall: only the volumes stay (a reinstall gives MinIO new keys for its data)
+    assert "helm.sh/resource-policy" not in first["metadata"].get("annotations", {})
 
 
 def test_no_password_in_values_files():
@@ -223,8 +224,9 @@ def test_no_password_in_values_files():
     # by Secrets the installer creates.
     assert umbrella["superset"]["envFromSecret"] == "medley-superset-env"
     assert umbrella["airflow"]["data"]["metadataSecretName"] == "medley-airflow-metadata"
-    laptop = yaml.safe_load(chart.values_file("laptop").read_text())
-    assert laptop["airflow"]["postgresql"]["auth"] == {"existingSecret": "medley-airflow-postgres"}
+    # The laptop's bundled Airflow: its PostgreSQL has no password because it listens on no TCP
+    # port (test_laptop_runs_medleys_own_airflow_production_the_upstream_chart).
+    assert yaml.safe_load(chart.values_file("laptop").read_text())["airflow"] == {"enabled": False}
     # druid-helm defaults its metadata database password to "druid": replaced by a Secret.
     assert umbrella["druid"]["postgresql"]["auth"] == {"existingSecret": "medley-druid-metadata", "password": ""}
     assert "environment" in umbrella["druid"]["configVars"]["druid_metadata_storage_connector_password"]
@@ -353,10 +355,10 @@ def test_laptop_runs_medleys_own_superset_production_the_upstream_chart(docs, tm
     env = {e["name"]: e for e in prepare["env"]}
     assert env["MEDLEY_SUPERSET_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"] == \
         {"name": "medley-superset-credentials", "key": "admin-password"}
-    # its secret key is generated and kept, never a default
-    (key,) = chart.find(docs["laptop"], "Secret", "medley-superset-key")
-    assert env["SUPERSET_SECRET_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "medley-superset-key", "key": "secret-key"}
-    assert key["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep" and key["data"]["secret-key"]
+    # its secret key is generated once onto its volume (superset_config.py), never a default, and in
+    # no Secret
+    assert "SUPERSET_SECRET_KEY" not in env
+    assert not chart.find(docs["laptop"], "Secret", "medley-superset-key")
     # its configuration takes the analyst role from the ConfigMap it mounts
     config = chart.find(docs["laptop"], "ConfigMap", "medley-superset")[0]["data"]
     assert "from medley_superset import FAB_ROLES" in config["superset_config.py"]
@@ -512,3 +514,46 @@ def test_the_druid_hop_pod_is_sized_for_its_local_spark(docs):
     superset_res = templates["superset"]["spec"]["template"]["spec"]["containers"][0]["resources"]
     assert druid_res["limits"]["memory"] == "2Gi"
     assert superset_res == yaml.safe_load((chart.CORE / "values.yaml").read_text())["jobs"]["resources"]
+
+
+def test_laptop_runs_medleys_own_airflow_production_the_upstream_chart(docs):
+    from medley.bootstrap import images
+
+    (sts,) = chart.find(docs["laptop"], "StatefulSet", "medley-airflow")
+    pod = sts["spec"]["template"]["spec"]
+    init = {c["name"]: c for c in pod["initContainers"]}
+    containers = {c["name"]: c for c in pod["containers"]}
+    assert list(init) == ["postgresql", "prepare"]
+    assert list(containers) == ["api-server", "scheduler", "dag-processor"]
+    airflow_image = images.image("medley/airflow").ref
+    assert {c["image"] for c in [init["prepare"], *containers.values()]} == {airflow_image}
+    assert init["postgresql"]["image"] == images.image("medley/postgresql").ref
+    # PostgreSQL is a sidecar on a Unix socket only: no TCP port, so no password to default
+    assert init["postgresql"]["restartPolicy"] == "Always"
+    assert "listen_addresses= " in init["postgresql"]["command"][-1]
+    assert "--auth-host=reject" in init["postgresql"]["command"][-1]
+    assert not init["postgresql"].get("ports")
+    env = {e["name"]: e for e in init["prepare"]["env"]}
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]["value"] == \
+        "postgresql+psycopg2://airflow@/airflow?host=/var/run/postgresql"
+    # the admin's password only from the Secret you create; Airflow's keys in no Secret at all
+    assert init["prepare"]["command"] == ["python", "-m", "medley.airflow_pod"]
+    assert env["MEDLEY_AIRFLOW_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"] == \
+        {"name": "medley-airflow-credentials", "key": "admin-password"}
+    assert not [s for s in chart.find(docs["laptop"], "Secret") if "airflow" in s["metadata"]["name"]]
+    # its tasks run the hops as the worker service account the runner's Role is bound to, with the
+    # job templates where medley.yaml says
+    (binding,) = [b for b in chart.find(docs["laptop"], "RoleBinding")
+                  if b["subjects"][0]["name"] == pod["serviceAccountName"]]
+    assert binding["subjects"][0]["kind"] == "ServiceAccount"
+    live = yaml.safe_load(chart.find(docs["laptop"], "ConfigMap", "medley-config")[0]["data"]["medley.yaml"])
+    assert live["orchestration"]["runner"] == "kubernetes"
+    mounts = {m["name"]: m["mountPath"] for m in containers["scheduler"]["volumeMounts"]}
+    assert mounts["job-templates"] == live["orchestration"]["kubernetes"]["job_templates"]
+    assert mounts["medley-config"] == "/etc/medley"
+    # the labels the NetworkPolicies select: the UI ingress and the Kubernetes API egress
+    labels = sts["spec"]["template"]["metadata"]["labels"]
+    assert labels["component"] == "api-server" and labels["medley.io/kube-api-client"] == "true"
+    (svc,) = chart.find(docs["laptop"], "Service", "medley-airflow")
+    assert svc["spec"]["ports"][0]["port"] == 8080
+    assert not chart.find(docs["production"], "StatefulSet", "medley-airflow")

@@ -165,10 +165,8 @@ def test_upgrade_rollback_uninstall(cluster, helm, umbrella, profile):
         expected = yaml.safe_load(chart.values_file(profile).read_text())["core"]["spark"]["executor"]["instances"]
         assert executor_instances(cluster, namespace) == {expected}
 
-        # uninstall leaves nothing but what is kept on purpose: the generated S3 keys
-        # (helm.sh/resource-policy: keep) and retained PVCs
-        kept = {f"secret/{name}" for name in generated_secrets(cluster, namespace)}
-        kept |= retained_claims(cluster, helm, namespace)
+        # uninstall leaves nothing but the retained PVCs (the generated S3 keys go too)
+        kept = retained_claims(cluster, helm, namespace)
         helm("uninstall", RELEASE, "-n", namespace, "--no-hooks", "--wait", "--timeout", "60s")
         # Objects the controllers made (ReplicaSets, Pods) go with their owners by garbage collection.
         deadline = time.monotonic() + 60

@@ -4,21 +4,20 @@
 - `helm install --wait --wait-for-jobs` of helm/medley with profiles/laptop.yaml, with medley-core
   as its only subchart (the upstream charts cannot be fetched here), the images built here
   (`medley bootstrap images`, pull policy Never), into a namespace that enforces PodSecurity
-  `restricted`: the bundled MinIO, the bucket Job, the profile's bundled Druid (one pod:
-  ZooKeeper and five Druid processes) and bundled Superset run, so the API server admitted them as
+  `restricted`: the bundled MinIO, the bucket Job, and the profile's bundled Druid (one pod:
+  ZooKeeper and five Druid processes), Superset and Airflow (one pod: PostgreSQL as a sidecar on a
+  Unix socket, api-server, scheduler, dag-processor) run, so the API server admitted them as
   non-root, capability-free pods and they worked that way.
 - A small EventSim input is landed into that MinIO through a port-forward, by the landing contract
   (medley/land.py), as the EventSim workload would.
-- bronze, silver and gold run exactly as an Airflow task runs them (orchestration.run_job with
-  orchestration.runner: kubernetes, as the Airflow worker's service account, from the chart's
-  job templates): a spark-submit pod submits the hop with Spark's own Kubernetes scheduler in
-  cluster mode; the driver and executor pods run in Medley's Spark image. The Delta tables, read
-  back through the port-forward with a local Spark, hold exactly the input's lines.
-- The druid hop runs the same way, as one pod from the chart's Job template, and Druid SQL through
-  a port-forward to the router Service answers the input's counts.
-- The superset hop runs the same way and imports the dashboards into the profile's bundled
-  Superset (one pod, SQLite on a volume); the Overview's "Listens" chart, asked through Superset's
-  API, counts the input's listens.
+- medley_hourly is triggered over the bundled Airflow's REST API, as `make demo` does locally. Its
+  tasks run every hop with the kubernetes runner, as the worker service account, from the chart's
+  job templates: for bronze, silver, gold and reconcile a spark-submit pod submits the hop with
+  Spark's own Kubernetes scheduler in cluster mode, and the driver and executor pods run in
+  Medley's Spark image; druid and superset run as one pod each. The Delta tables, read back
+  through the port-forward with a local Spark, hold exactly the input's lines; Druid SQL through a
+  port-forward to the router Service answers the input's counts; the Overview's "Listens" chart,
+  asked through the bundled Superset's API, counts the input's listens.
 - `kubectl get pods -A` shows no crash loop; `helm test` finds a landed listen in Druid; then
   helm upgrade, rollback and uninstall, which leaves only the documented Secrets and volumes.
 
@@ -34,7 +33,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
 import shutil
 import socket
@@ -51,16 +49,19 @@ import yaml
 from instance import TEST_HOME, generate_hours, instance_env
 from medley import chart, config, land, orchestration, storage
 from medley.bootstrap import ensure, images
+from medley.errors import MedleyError
 from medley.k8s.node import Node
 
 pytestmark = [pytest.mark.k8s, pytest.mark.node, pytest.mark.timeout(3600)]
 
 NAMESPACE = "medley-cluster"
 RELEASE = "medley"
-APP_IMAGES = ("medley/spark", "medley/minio", "medley/druid", "medley/zookeeper", "medley/superset")
+APP_IMAGES = ("medley/spark", "medley/minio", "medley/druid", "medley/zookeeper", "medley/superset",
+              "medley/airflow", "medley/postgresql")
 DAY = "2026-11-07"
 WORKER_SA = "medley-airflow-worker"
 SUPERSET_CREDENTIALS = "medley-superset-credentials"
+AIRFLOW_CREDENTIALS = "medley-airflow-credentials"
 JOB_IMAGE = images.image("medley/spark").ref   # every hop's pods run it
 
 
@@ -80,15 +81,15 @@ def on_node():
     cluster = node.start()
     try:
         _import_images(node, [images.archive(cfg, images.image(name)) for name in APP_IMAGES])
-        print(f"node up with the Spark, MinIO, Druid, ZooKeeper and Superset images: {time.monotonic() - started:.1f} s")
+        print(f"node up with the profile's {len(APP_IMAGES)} images: {time.monotonic() - started:.1f} s")
         yield cluster
     finally:
         node.stop()
 
 
 def _import_images(node: Node, archives: list[Path]) -> None:
-    """Only the images this test runs (not Airflow's and PostgreSQL's), each imported
-    once per archive version; the record sits beside containerd's root in the node's home."""
+    """The images this test runs, each imported once per archive version; the record sits beside
+    containerd's root in the node's home."""
     record = node.home / "cluster-test-images.json"
     imported = json.loads(record.read_text()) if record.exists() else {}
     for archive in archives:
@@ -126,6 +127,7 @@ def release(on_node, helm, umbrella_chart, tmp_path_factory):
     spark, minio = images.image("medley/spark"), images.image("medley/minio")
     druid_image, zookeeper = images.image("medley/druid"), images.image("medley/zookeeper")
     superset_image = images.image("medley/superset")
+    airflow_image, postgresql = images.image("medley/airflow"), images.image("medley/postgresql")
     node_values = {"core": {
         # the images built here, already in the node's containerd (no registry to pull from)
         "objectStore": {"minio": {"image": {"repository": minio.repository, "tag": minio.tag, "pullPolicy": "Never"}}},
@@ -139,15 +141,22 @@ def release(on_node, helm, umbrella_chart, tmp_path_factory):
             "zookeeper": {"image": {"repository": zookeeper.repository, "tag": zookeeper.tag, "pullPolicy": "Never"}}}},
         "superset": {"bundled": {"image": {"repository": superset_image.repository, "tag": superset_image.tag,
                                            "pullPolicy": "Never"}}},
+        "airflow": {"bundled": {"image": {"repository": airflow_image.repository, "tag": airflow_image.tag,
+                                          "pullPolicy": "Never"},
+                                "postgresql": {"image": {"repository": postgresql.repository, "tag": postgresql.tag,
+                                                         "pullPolicy": "Never"}}}},
     }}
     values_file = tmp_path_factory.mktemp("values") / "node.yaml"
     values_file.write_text(yaml.safe_dump(node_values))
     values = [chart.values_file("laptop"), values_file]
     on_node.kubectl("create", "namespace", NAMESPACE)
     on_node.kubectl("label", "namespace", NAMESPACE, "pod-security.kubernetes.io/enforce=restricted")
-    # Superset's logins: the Secret the docs have you create before installing (no default password)
+    # Superset's and Airflow's logins: the Secrets the docs have you create before installing (no
+    # default password)
     kubectl(on_node, "create", "secret", "generic", SUPERSET_CREDENTIALS,
             *(f"--from-literal={key}={secrets.token_urlsafe(18)}" for key in ("admin-password", "analyst-password")))
+    kubectl(on_node, "create", "secret", "generic", AIRFLOW_CREDENTIALS,
+            f"--from-literal=admin-password={secrets.token_urlsafe(18)}")
     started = time.monotonic()
     installed = helm("install", RELEASE, str(umbrella_chart), "-n", NAMESPACE, *_files(values),
                      "--wait", "--wait-for-jobs", "--timeout", "1200s")
@@ -211,81 +220,90 @@ def landed(minio, tmp_path_factory) -> dict[str, int]:
     return lines
 
 
-@pytest.fixture(scope="module")
-def worker_env(on_node, release, tmp_path_factory) -> dict[str, str]:
-    """An Airflow task's environment: the job templates as the chart's ConfigMap mounts them,
-    the worker service account's token (so only the chart's Role lets it act), runner kubernetes."""
-    home = tmp_path_factory.mktemp("airflow-worker")
-    templates = home / "job-templates"
-    templates.mkdir()
-    cm = json.loads(kubectl(on_node, "get", "configmap", f"{RELEASE}-job-templates", "-o", "json").stdout)
-    for key, text in cm["data"].items():
-        (templates / key).write_text(text)
-    token = kubectl(on_node, "create", "token", WORKER_SA, "--duration", "2h").stdout.strip()
-    (home / "kubeconfig").write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": WORKER_SA,
-        "clusters": [{"name": "node", "cluster": {"server": on_node.server, "certificate-authority": str(on_node.ca)}}],
-        "users": [{"name": WORKER_SA, "user": {"token": token}}],
-        "contexts": [{"name": WORKER_SA, "context": {"cluster": "node", "user": WORKER_SA, "namespace": NAMESPACE}}]}))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDLEY_", "KUBERNETES_"))}
-    return env | {"KUBECONFIG": str(home / "kubeconfig"), "MEDLEY_ORCHESTRATION__RUNNER": "kubernetes",
-                  "MEDLEY_ORCHESTRATION__KUBERNETES__JOB_TEMPLATES": str(templates),
-                  "MEDLEY_ORCHESTRATION__KUBERNETES__NAMESPACE": NAMESPACE}
+def test_the_bundled_airflow_runs_as_one_restricted_pod(on_node, release):
+    (pod,) = json.loads(kubectl(on_node, "get", "pods", "-l", "app.kubernetes.io/component=airflow",
+                                "-o", "json").stdout)["items"]
+    assert pod["status"]["phase"] == "Running"
+    ready = {c["name"]: c["ready"] for c in pod["status"]["containerStatuses"]}
+    assert ready == dict.fromkeys(["api-server", "scheduler", "dag-processor"], True)
+    init = {c["name"]: c["state"] for c in pod["status"]["initContainerStatuses"]}
+    # PostgreSQL runs beside them as a sidecar; the set-up (keys, admin, migrations) exited 0
+    assert "running" in init["postgresql"] and init["prepare"]["terminated"]["exitCode"] == 0
+    assert pod["spec"]["securityContext"]["runAsUser"] == 50000
+    assert pod["spec"]["serviceAccountName"] == WORKER_SA
+    claim = kubectl(on_node, "get", "pvc", f"data-{RELEASE}-airflow-0", "-o", "jsonpath={.status.phase}").stdout
+    assert claim == "Bound"
 
 
 class PodWatch(threading.Thread):
-    """Every pod of a hop seen while it runs (the runner deletes them at the end): name -> (Spark
-    role, image, phase)."""
+    """Every hop pod seen while the DAG runs (the runner deletes them when its task ends):
+    name -> (hop, Spark role, image)."""
 
-    def __init__(self, cluster, hop: str):
+    def __init__(self, cluster):
         super().__init__(daemon=True)
-        self.cluster, self.hop, self.seen, self.done = cluster, hop, {}, threading.Event()
+        self.cluster, self.seen, self.done = cluster, {}, threading.Event()
 
     def run(self):
         while not self.done.is_set():
-            listed = kubectl(self.cluster, "get", "pods", "-l", f"medley.io/hop={self.hop}", "-o", "json", check=False)
+            listed = kubectl(self.cluster, "get", "pods", "-l", "medley.io/hop", "-o", "json", check=False)
             for pod in json.loads(listed.stdout or '{"items": []}')["items"]:
-                role = pod["metadata"]["labels"].get("spark-role", "submitter")
-                self.seen[pod["metadata"]["name"]] = (role, pod["spec"]["containers"][0]["image"],
-                                                      pod["status"].get("phase"))
+                labels = pod["metadata"]["labels"]
+                self.seen[pod["metadata"]["name"]] = (labels["medley.io/hop"], labels.get("spark-role", "submitter"),
+                                                      pod["spec"]["containers"][0]["image"])
             self.done.wait(2)
 
 
-def run_hop(cluster, hop: str, env: dict[str, str], service: tuple[str, ...] = ()) -> tuple[dict, list[str]]:
-    """One hop as an Airflow task runs it, watching its pods; returns (pods seen, the task's log
-    lines). On failure, the log's end and, when given, the end of a service's log (pod [, -c
-    container]) go into the assertion."""
-    watch = PodWatch(cluster, hop)
+@pytest.fixture(scope="module")
+def dag_run(on_node, release, landed, minio) -> tuple[dict, dict]:
+    """medley_hourly triggered over the bundled Airflow's REST API (through a port-forward, as the
+    admin from the credentials Secret), exactly as `make demo` triggers it locally; its tasks run
+    every hop with the kubernetes runner as the worker service account. Returns (the run, the hop
+    pods seen)."""
+    password = base64.b64decode(json.loads(kubectl(on_node, "get", "secret", AIRFLOW_CREDENTIALS, "-o", "json")
+                                           .stdout)["data"]["admin-password"]).decode()
+    watch = PodWatch(on_node)
     watch.start()
-    lines: list[str] = []
     started = time.monotonic()
     try:
-        orchestration.run_job("medley.jobs", [hop], env, log=lines.append)
+        with port_forward(on_node, f"{RELEASE}-airflow", 8080) as port:
+            cfg = config.load({**minio.env, "MEDLEY_SERVICES__AIRFLOW__PORT": str(port),
+                               "MEDLEY_AIRFLOW_ADMIN_PASSWORD": password})
+            run = orchestration.trigger_and_wait(cfg, "medley_hourly", timeout_s=2700, poll_s=5,
+                                                 on_task=lambda task, state: print(
+                                                     f"{time.monotonic() - started:7.1f} s  {task}: {state}"))
     except Exception as err:
-        service_log = kubectl(cluster, "logs", *service, "--tail", "80", check=False).stdout if service else ""
-        raise AssertionError(f"{hop} failed: {err}\n" + "\n".join(lines[-80:])
-                             + (f"\n--- {' '.join(service)}\n{service_log}" if service else "")) from err
+        scheduler = kubectl(on_node, "logs", f"{RELEASE}-airflow-0", "-c", "scheduler", "--tail", "60",
+                            check=False).stdout
+        raise AssertionError(f"medley_hourly failed in the cluster: {err}\n--- scheduler\n{scheduler}") from err
     finally:
         watch.done.set()
         watch.join()
-    print(f"{hop} on the node: {time.monotonic() - started:.1f} s")
-    return watch.seen, lines
+    print(f"medley_hourly in the cluster: {time.monotonic() - started:.1f} s; "
+          + ", ".join(f"{task} {seconds:.0f} s" for task, seconds in run["durations"].items() if seconds))
+    return run, watch.seen
 
 
-@pytest.mark.parametrize("hop", ["bronze", "silver", "gold"])
-def test_a_spark_hop_runs_as_driver_and_executor_pods(on_node, release, landed, worker_env, hop):
-    seen, lines = run_hop(on_node, hop, worker_env)
-    roles = {role for role, image, _ in seen.values() if image == JOB_IMAGE}
-    assert roles == {"submitter", "driver", "executor"}, seen
-    assert any("Registered executor" in line for line in lines), "\n".join(lines[-60:])
+HOPS = ["bronze", "silver", "gold", "reconcile", "druid", "superset"]
+
+
+def test_the_hourly_dag_runs_every_hop_and_each_hop_in_its_own_pods(on_node, dag_run):
+    run, seen = dag_run
+    assert run["tasks"] == dict.fromkeys(HOPS, "success")
+    pods = {hop: {(role, image) for h, role, image in seen.values() if h == hop} for hop in HOPS}
+    # the Spark hops: a spark-submit pod, then Spark's own driver and executor pods, in the job image
+    for hop in ("bronze", "silver", "gold", "reconcile"):
+        assert pods[hop] == {(role, JOB_IMAGE) for role in ("submitter", "driver", "executor")}, (hop, seen)
+    # druid and superset: one plain pod each, in the job image
+    for hop in ("druid", "superset"):
+        assert [(role, image) for h, role, image in seen.values() if h == hop] == [("submitter", JOB_IMAGE)], seen
     # the runner deleted what it created (the executors go with the driver, by owner reference)
     deadline = time.monotonic() + 180
-    while left := json.loads(kubectl(on_node, "get", "pods", "-l", f"medley.io/hop={hop}", "-o", "json").stdout)["items"]:
+    while left := json.loads(kubectl(on_node, "get", "pods", "-l", "medley.io/hop", "-o", "json").stdout)["items"]:
         assert time.monotonic() < deadline, [p["metadata"]["name"] for p in left]
         time.sleep(2)
 
 
-def test_the_delta_tables_hold_exactly_the_input(minio, landed):
+def test_the_delta_tables_hold_exactly_the_input(minio, landed, dag_run):
     from medley.spark import session
 
     spark = session(minio, "medley-cluster-test")
@@ -309,18 +327,6 @@ def test_the_bundled_druid_runs_as_one_restricted_pod(on_node, release):
     assert claim == "Bound"
 
 
-def test_the_druid_hop_runs_as_a_pod_and_ingests_gold(on_node, release, landed, worker_env):
-    """After gold, as the Airflow task runs it: one pod from the chart's Job template druid.yaml
-    (a local Spark exports gold; Druid's peons read the exports from MinIO), the router reached
-    through medley.yaml's services.druid.url (the bundled router Service)."""
-    seen, lines = run_hop(on_node, "druid", worker_env, (f"{RELEASE}-druid-0", "-c", "middlemanager"))
-    # one plain pod (no spark-submit, no driver or executors), in the job image
-    assert [image for _, image, _ in seen.values()] == [JOB_IMAGE], seen
-    # the hop's summary: the rows each datasource serves, counted through the router
-    served = [line.split() for line in lines if line.strip().startswith("fact_listen ")]
-    assert [int(row[-1]) for row in served] == [landed["listen_events"]], "\n".join(lines[-60:])
-
-
 @pytest.fixture(scope="module")
 def druid_cfg(on_node, release, minio):
     """medley.yaml's view of the bundled Druid through a port-forward to its router Service."""
@@ -328,7 +334,7 @@ def druid_cfg(on_node, release, minio):
         yield config.load({**minio.env, "MEDLEY_SERVICES__DRUID__URL": f"http://127.0.0.1:{port}"})
 
 
-def test_druid_sql_answers_what_the_input_files_say(druid_cfg, landed):
+def test_druid_sql_answers_what_the_input_files_say(druid_cfg, landed, dag_run):
     from medley import druid
 
     listens = landed["listen_events"]
@@ -352,22 +358,21 @@ def test_the_bundled_superset_runs_as_one_restricted_pod(on_node, release):
     assert claim == "Bound"
 
 
-def test_the_superset_hop_runs_as_a_pod_and_a_dashboard_chart_counts_the_input(on_node, release, landed, worker_env,
-                                                                               minio):
-    """After druid, as the Airflow task runs it: one pod from the chart's Job template imports the
-    dashboards into the bundled Superset (services.superset.url: its Service). Then the Overview's
-    "Listens" chart, queried through Superset's API as the admin (Superset asks Druid), counts the
-    input's listens."""
+def listens_chart(cluster) -> list[list]:
+    """The Overview's "Listens" chart, queried through the bundled Superset's API as the admin
+    (Superset asks Druid)."""
     from medley import superset
 
-    seen, _ = run_hop(on_node, "superset", worker_env, (f"{RELEASE}-superset-0",))
-    assert [image for _, image, _ in seen.values()] == [JOB_IMAGE], seen
-    secret = json.loads(kubectl(on_node, "get", "secret", SUPERSET_CREDENTIALS, "-o", "json").stdout)["data"]
-    with port_forward(on_node, f"{RELEASE}-superset", 8088) as port:
-        cfg = config.load({**minio.env, "MEDLEY_SERVICES__SUPERSET__URL": f"http://127.0.0.1:{port}",
+    secret = json.loads(kubectl(cluster, "get", "secret", SUPERSET_CREDENTIALS, "-o", "json").stdout)["data"]
+    with port_forward(cluster, f"{RELEASE}-superset", 8088) as port:
+        cfg = config.load({**instance_env(), "MEDLEY_SERVICES__SUPERSET__URL": f"http://127.0.0.1:{port}",
                            "MEDLEY_SUPERSET_ADMIN_PASSWORD": base64.b64decode(secret["admin-password"]).decode()})
-        rows = superset.chart_data(cfg, "Listens")
-    assert [list(row.values()) for row in rows] == [[landed["listen_events"]]]
+        return [list(row.values()) for row in superset.chart_data(cfg, "Listens")]
+
+
+def test_a_dashboard_chart_counts_the_input_through_superset(on_node, release, landed, dag_run):
+    """After the DAG's superset task imported the dashboards into the bundled Superset."""
+    assert listens_chart(on_node) == [[landed["listen_events"]]]
 
 
 def test_no_pod_crash_loops_and_medleys_pods_ran(on_node):
@@ -382,7 +387,7 @@ def test_no_pod_crash_loops_and_medleys_pods_ran(on_node):
             assert pod["status"]["phase"] in ("Running", "Succeeded"), name
     # the long-running services never restarted (the bucket Job may: restartPolicy OnFailure retries
     # until MinIO answers)
-    for service in ("minio", "druid", "superset"):
+    for service in ("minio", "druid", "superset", "airflow"):
         (pod,) = [p for p in pods if p["metadata"]["namespace"] == NAMESPACE
                   and p["metadata"]["labels"].get("app.kubernetes.io/component") == service]
         assert {c["name"]: c["restartCount"] for c in pod["status"]["containerStatuses"]} == \
@@ -414,9 +419,8 @@ def _labelled(cluster) -> set[str]:
 
 def test_upgrade_rollback_and_uninstall_leave_only_the_documented_volumes(on_node, helm, umbrella_chart, release):
     """Last: helm upgrade with a changed value (live in medley.yaml, the S3 keys kept, Druid not
-    restarted), helm rollback to the install's value, then helm uninstall leaves the S3 and
-    Superset key Secrets (resource-policy keep) and the MinIO, Druid and Superset volumes
-    (docs/kubernetes.md), nothing else."""
+    restarted), helm rollback to the install's value, then helm uninstall leaves the MinIO, Druid,
+    Superset and Airflow volumes (docs/kubernetes.md), nothing else."""
     druid_uid = kubectl(on_node, "get", "pod", f"{RELEASE}-druid-0", "-o", "jsonpath={.metadata.uid}").stdout
     keys = kubectl(on_node, "get", "secret", f"{RELEASE}-s3", "-o", "jsonpath={.data}").stdout
     installed = _live_config(on_node)["spark"]["shuffle_partitions"]
@@ -441,11 +445,52 @@ def test_upgrade_rollback_and_uninstall_leave_only_the_documented_volumes(on_nod
     removed = helm("uninstall", RELEASE, "-n", NAMESPACE, "--wait", "--timeout", "300s")
     assert removed.returncode == 0, removed.stderr
     print(f"helm uninstall --wait: {time.monotonic() - started:.1f} s")
-    kept = {f"secret/{RELEASE}-s3", f"secret/{RELEASE}-superset-key",
-            *(f"persistentvolumeclaim/data-{RELEASE}-{s}-0" for s in ("minio", "druid", "superset"))}
+    kept = {f"persistentvolumeclaim/data-{RELEASE}-{s}-0" for s in ("minio", "druid", "superset", "airflow")}
     deadline = time.monotonic() + 120      # the controllers' pods go by garbage collection
     while (left := _labelled(on_node)) != kept and time.monotonic() < deadline:
         time.sleep(2)
     assert left == kept
     pods = kubectl(on_node, "get", "pods", "-o", "name").stdout.split()
     assert pods == []
+
+
+def test_a_reinstall_on_the_kept_volumes_serves_the_same_numbers(on_node, helm, umbrella_chart, release, landed,
+                                                                  dag_run):
+    """What the kept volumes are for: `helm install` again (new S3 keys: the old Secret went with
+    the release) finds everything. MinIO serves its data with the new keys, Druid loads its
+    segments from that deep storage and answers the input's count, Superset's dashboards decrypt
+    their Druid connection with the key on its volume, and Airflow remembers the run."""
+    started = time.monotonic()
+    installed = helm("install", RELEASE, str(umbrella_chart), "-n", NAMESPACE, *_files(release),
+                     "--wait", "--wait-for-jobs", "--timeout", "900s")
+    assert installed.returncode == 0, installed.stderr
+    print(f"helm install again on the kept volumes: {time.monotonic() - started:.1f} s")
+    from medley import druid
+
+    with port_forward(on_node, f"{RELEASE}-druid-router", 8888) as port:
+        cfg = config.load({**instance_env(), "MEDLEY_SERVICES__DRUID__URL": f"http://127.0.0.1:{port}"})
+
+        def listens() -> int | None:
+            try:
+                return druid.sql(cfg, 'SELECT COUNT(*) AS n FROM "fact_listen"')[0]["n"]
+            except MedleyError:    # the broker does not know the datasource until a segment loaded
+                return None
+
+        deadline = time.monotonic() + 300          # the historical loads the segments from MinIO
+        while (served := listens()) != landed["listen_events"] and time.monotonic() < deadline:
+            time.sleep(5)
+        assert served == landed["listen_events"]
+    assert listens_chart(on_node) == [[landed["listen_events"]]]
+    password = base64.b64decode(json.loads(kubectl(on_node, "get", "secret", AIRFLOW_CREDENTIALS, "-o", "json")
+                                           .stdout)["data"]["admin-password"]).decode()
+    with port_forward(on_node, f"{RELEASE}-airflow", 8080) as port:
+        import requests
+
+        base = f"http://127.0.0.1:{port}"
+        token = requests.post(f"{base}/auth/token", json={"username": "admin", "password": password}, timeout=30)
+        assert token.status_code == 201, token.text
+        runs = requests.get(f"{base}/api/v2/dags/medley_hourly/dagRuns", timeout=30,
+                            headers={"Authorization": f"Bearer {token.json()['access_token']}"}).json()
+        assert {r["dag_run_id"]: r["state"] for r in runs["dag_runs"]}[dag_run[0]["run_id"]] == "success"
+    removed = helm("uninstall", RELEASE, "-n", NAMESPACE, "--wait", "--timeout", "300s")
+    assert removed.returncode == 0, removed.stderr

@@ -179,7 +179,7 @@ services:
 {{- end -}}
 
 {{/* The bundled Superset's environment: its config (superset_config.py imports medley_superset.py
-     beside it) and its secret key. */}}
+     beside it; its secret key is on the volume). */}}
 {{- define "medley.supersetEnv" -}}
 - name: SUPERSET_CONFIG_PATH
   value: /etc/superset/superset_config.py
@@ -187,11 +187,6 @@ services:
   value: /etc/superset
 - name: SUPERSET_HOME
   value: /app/superset_home
-- name: SUPERSET_SECRET_KEY
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "medley.component" (list . "superset-key") }}
-      key: secret-key
 {{- end -}}
 
 {{- define "medley.supersetMounts" -}}
@@ -218,4 +213,82 @@ services:
 {{- $lines = append $lines (printf "%s: %s" $key $value) -}}
 {{- end -}}
 {{- join "\n" $lines -}}
+{{- end -}}
+
+{{/* The bundled Airflow's environment, the same in its set-up and its three processes. The keys
+     it signs and encrypts with are in $AIRFLOW_HOME/airflow.cfg on its volume (medley/airflow_pod.py);
+     its metadata database is the pod's own PostgreSQL, on a socket only the pod shares. */}}
+{{- define "medley.airflowEnv" -}}
+{{- $a := .Values.airflow.bundled -}}
+- name: AIRFLOW_HOME
+  value: /data/airflow
+- name: MEDLEY_CONFIG
+  value: /etc/medley/medley.yaml
+- name: MEDLEY_HOURLY_START_DATE
+  value: {{ $a.hourlyStartDate | quote }}
+- name: MEDLEY_AIRFLOW_ADMIN_USER
+  value: {{ $a.adminUser | quote }}
+- name: MEDLEY_AIRFLOW_POSTGRES_SOCKET_DIR
+  value: /var/run/postgresql
+- name: MEDLEY_AIRFLOW_POSTGRES_USER
+  value: airflow
+- name: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN
+  value: postgresql+psycopg2://airflow@/airflow?host=/var/run/postgresql
+- name: AIRFLOW__CORE__EXECUTOR
+  value: LocalExecutor
+- name: AIRFLOW__CORE__PARALLELISM
+  value: {{ $a.parallelism | quote }}
+- name: AIRFLOW__CORE__AUTH_MANAGER
+  value: airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager
+- name: AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS
+  value: {{ printf "%s:admin" $a.adminUser | quote }}
+- name: AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE
+  value: /data/airflow/simple_auth_manager_passwords.json
+- name: AIRFLOW__CORE__EXECUTION_API_SERVER_URL
+  value: http://127.0.0.1:8080/execution/
+- name: AIRFLOW__API__BASE_URL
+  value: {{ printf "http://%s:8080" (include "medley.component" (list . "airflow")) | quote }}
+- name: AIRFLOW__API_AUTH__JWT_ALGORITHM
+  value: HS256
+- name: AIRFLOW__LOGGING__BASE_LOG_FOLDER
+  value: /data/airflow/logs
+- name: AIRFLOW__LOGGING__DAG_PROCESSOR_CHILD_PROCESS_LOG_DIRECTORY
+  value: /data/airflow/logs/dag_processor
+# the DAG files are baked into the image: reparse every 5 minutes, not every 30 s
+- name: AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL
+  value: "300"
+{{- end -}}
+
+{{- define "medley.airflowMounts" -}}
+- name: data
+  mountPath: /data
+- name: postgres-socket
+  mountPath: /var/run/postgresql
+- name: tmp
+  mountPath: /tmp
+- name: job-templates
+  mountPath: {{ .Values.medley.orchestration.kubernetes.job_templates }}
+  readOnly: true
+{{ include "medley.configMount" . }}
+{{- end -}}
+
+{{/* Python that exits 0 when the bundled Airflow's api-server reports a component healthy.
+     Usage: include "medley.airflowHealthy" "dag_processor" */}}
+{{- define "medley.airflowHealthy" -}}
+import json, urllib.request; health = json.load(urllib.request.urlopen('http://127.0.0.1:8080/api/v2/monitor/health', timeout=5)); raise SystemExit(health['{{ . }}']['status'] != 'healthy')
+{{- end -}}
+
+{{/* The pod's and a container's security context: the chart's (podSecurityContext,
+     containerSecurityContext) with a bundled service's own user and group set on top (zeros kept).
+     Usage: include "medley.podSecurity" (list . (dict "runAsUser" 1000 "runAsGroup" 1000 "fsGroup" 1000)) */}}
+{{- define "medley.podSecurity" -}}
+{{- $security := deepCopy (index . 0).Values.podSecurityContext -}}
+{{- range $key, $value := index . 1 }}{{ $_ := set $security $key $value }}{{ end -}}
+{{- toYaml $security -}}
+{{- end -}}
+
+{{- define "medley.containerSecurity" -}}
+{{- $security := deepCopy (index . 0).Values.containerSecurityContext -}}
+{{- range $key, $value := index . 1 }}{{ $_ := set $security $key $value }}{{ end -}}
+{{- toYaml $security -}}
 {{- end -}}
