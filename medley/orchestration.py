@@ -318,6 +318,8 @@ def trigger_and_wait(cfg: Config, dag_id: str = "medley_hourly", timeout_s: floa
             # max_active_runs=1: another run of the DAG (a scheduled hour, a backfill) goes first
             active = call("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"state": "running"}).json()
             for other in active.get("dag_runs", []):
+                if other["dag_run_id"] == run_id:     # it started between the two calls
+                    continue
                 seen["(run)"] = "queued"
                 on_task("(run)", f"queued behind {other['dag_run_id']}")
         if on_task:

@@ -40,6 +40,7 @@ import subprocess
 import threading
 import time
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
@@ -63,6 +64,7 @@ WORKER_SA = "medley-airflow-worker"
 SUPERSET_CREDENTIALS = "medley-superset-credentials"
 AIRFLOW_CREDENTIALS = "medley-airflow-credentials"
 JOB_IMAGE = images.image("medley/spark").ref   # every hop's pods run it
+HOURLY_START = datetime.now(timezone.utc).replace(microsecond=0)
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +143,11 @@ def release(on_node, helm, umbrella_chart, tmp_path_factory):
             "zookeeper": {"image": {"repository": zookeeper.repository, "tag": zookeeper.tag, "pullPolicy": "Never"}}}},
         "superset": {"bundled": {"image": {"repository": superset_image.repository, "tag": superset_image.tag,
                                            "pullPolicy": "Never"}}},
-        "airflow": {"bundled": {"image": {"repository": airflow_image.repository, "tag": airflow_image.tag,
+        # medley_hourly's start_date is the test's start, to the second: the timetable aligns it to
+        # the next full hour, whose run starts an hour after that, so no scheduled run can start
+        # beside the test's own run, whatever the time of day
+        "airflow": {"bundled": {"hourlyStartDate": HOURLY_START.isoformat(),
+                                "image": {"repository": airflow_image.repository, "tag": airflow_image.tag,
                                           "pullPolicy": "Never"},
                                 "postgresql": {"image": {"repository": postgresql.repository, "tag": postgresql.tag,
                                                          "pullPolicy": "Never"}}}},
