@@ -164,7 +164,7 @@ class Node:
             cluster = self.plane.start()
             self._write_files()
             self._launch("containerd", ["--config", str(self.home / "containerd" / "config.toml")],
-                         lambda: self.ctr("version", check=False, timeout=10).returncode == 0)
+                         lambda: self.ctr("version", check=False, timeout=10).returncode == 0 and self._cri_serving())
             self.import_images()
             self._launch("kubelet", [f"--config={self.home / 'kubelet.yaml'}", f"--kubeconfig={self.plane.kubeconfig}",
                                      f"--root-dir={self.home / 'kubelet'}", f"--hostname-override={NODE_NAME}",
@@ -180,6 +180,13 @@ class Node:
             self.stop()
             raise
         return cluster
+
+    def _cri_serving(self) -> bool:
+        """containerd answers `ctr` before its CRI has recovered its state; until then the CRI
+        refuses calls ("server is not initialized yet") and kubelet exits instead of retrying (it
+        did, under load). The CRI logs this line just before it starts serving."""
+        text = self.log("containerd").read_text(errors="replace")
+        return "Start streaming server" in text[text.rfind("\n$ "):]
 
     def _host_network(self) -> None:
         previous = {key: Path("/proc/sys", key).read_text().strip() for key in SYSCTLS}
