@@ -557,3 +557,14 @@ def test_laptop_runs_medleys_own_airflow_production_the_upstream_chart(docs):
     (svc,) = chart.find(docs["laptop"], "Service", "medley-airflow")
     assert svc["spec"]["ports"][0]["port"] == 8080
     assert not chart.find(docs["production"], "StatefulSet", "medley-airflow")
+
+
+def test_every_laptop_image_is_one_bootstrap_builds(docs):
+    """The laptop profile runs only the images `python3 -m medley bootstrap images` builds, so
+    loading those archives into kind, minikube or k3d is all it needs: no registry, no pull."""
+    from medley.bootstrap import images
+
+    used = {c["image"] for _, spec in pod_specs(docs["laptop"])
+            for c in [*spec.get("initContainers", []), *spec["containers"]]}
+    assert used and used <= {i.ref for i in images.IMAGES}, sorted(used - {i.ref for i in images.IMAGES})
+

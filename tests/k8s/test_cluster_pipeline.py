@@ -126,31 +126,26 @@ def umbrella_chart(tmp_path_factory) -> Path:
 def release(on_node, helm, umbrella_chart, tmp_path_factory):
     """The umbrella chart installed with the laptop profile (helm/medley/profiles/laptop.yaml) and
     only what this node needs on top; yields the values files, in helm's order."""
-    spark, minio = images.image("medley/spark"), images.image("medley/minio")
-    druid_image, zookeeper = images.image("medley/druid"), images.image("medley/zookeeper")
-    superset_image = images.image("medley/superset")
-    airflow_image, postgresql = images.image("medley/airflow"), images.image("medley/postgresql")
+    def never() -> dict:     # a dict each (one shared dict would be dumped as a YAML alias)
+        return {"pullPolicy": "Never"}
+
     node_values = {"core": {
-        # the images built here, already in the node's containerd (no registry to pull from)
-        "objectStore": {"minio": {"image": {"repository": minio.repository, "tag": minio.tag, "pullPolicy": "Never"}}},
-        "images": {"job": {"repository": spark.repository, "tag": spark.tag, "pullPolicy": "Never"}},
+        # The profile names the images `medley bootstrap images` builds
+        # (tests/helm/test_chart.py::test_every_laptop_image_is_one_bootstrap_builds); they are
+        # already in the node's containerd, with no registry to pull from.
+        "objectStore": {"minio": {"image": never()}},
+        "images": {"job": never()},
+        "druid": {"bundled": {"image": never(), "zookeeper": {"image": never()}}},
+        "superset": {"bundled": {"image": never()}},
+        # medley_hourly's start_date is the test's start, to the second: the timetable aligns it to
+        # the next full hour, whose run starts an hour after that, so no scheduled run can start
+        # beside the test's own run, whatever the time of day
+        "airflow": {"bundled": {"hourlyStartDate": HOURLY_START.isoformat(), "image": never(),
+                                "postgresql": {"image": never()}}},
         # The node has 2 cores: driver and executor asking one core each would never both fit.
         "spark": {"driver": {"requestCores": "250m"}, "executor": {"requestCores": "250m"}},
         # EventSim's own workload lands through Fluent Bit, which has no image here; the test lands.
         "eventsim": {"enabled": False},
-        "druid": {"bundled": {
-            "image": {"repository": druid_image.repository, "tag": druid_image.tag, "pullPolicy": "Never"},
-            "zookeeper": {"image": {"repository": zookeeper.repository, "tag": zookeeper.tag, "pullPolicy": "Never"}}}},
-        "superset": {"bundled": {"image": {"repository": superset_image.repository, "tag": superset_image.tag,
-                                           "pullPolicy": "Never"}}},
-        # medley_hourly's start_date is the test's start, to the second: the timetable aligns it to
-        # the next full hour, whose run starts an hour after that, so no scheduled run can start
-        # beside the test's own run, whatever the time of day
-        "airflow": {"bundled": {"hourlyStartDate": HOURLY_START.isoformat(),
-                                "image": {"repository": airflow_image.repository, "tag": airflow_image.tag,
-                                          "pullPolicy": "Never"},
-                                "postgresql": {"image": {"repository": postgresql.repository, "tag": postgresql.tag,
-                                                         "pullPolicy": "Never"}}}},
     }}
     values_file = tmp_path_factory.mktemp("values") / "node.yaml"
     values_file.write_text(yaml.safe_dump(node_values))
