@@ -12,7 +12,6 @@ logs) lives under state_dir; the processes' own output goes to state_dir/logs/ai
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Callable
 
 import requests
 
-from medley import REPO_ROOT
+from medley import REPO_ROOT, airflow_pod
 from medley.bootstrap import airflow as airflow_build
 from medley.config import Config
 from medley.errors import ServiceFailed
@@ -107,9 +106,7 @@ def prepare(cfg: Config) -> None:
                             "start it first: python3 -m medley up postgres")
     created = postgres.ensure_database(cfg, DATABASE)
     user, password = admin(cfg)
-    fd = os.open(_passwords_file(cfg), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump({user: password}, f)
+    airflow_pod.write_passwords(_passwords_file(cfg), user, password)
     # Migrations depend only on Airflow's own version (and a fresh database needs them anyway).
     version = re.search(r"^apache-airflow-core==\S+", airflow_build.LOCK.read_text(), re.M).group(0)
     stamp = home(cfg) / ".migrated"
